@@ -1,0 +1,14 @@
+DROP TABLE audit_log;
+DROP TABLE login_throttle;
+DROP TABLE enrolment_codes;
+DROP TABLE api_tokens;
+DROP TABLE devices;
+DROP TABLE caseloads;
+DROP TABLE role_grants;
+DROP TABLE family_detainees;
+DROP TABLE detainees;
+DROP TABLE family_members;
+DROP TABLE families;
+DROP TABLE accounts;
+DROP TABLE prisons;
+DROP TABLE instance_meta;

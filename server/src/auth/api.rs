@@ -1,0 +1,474 @@
+//! `/api/v1/auth/*` and `/api/v1/me*`: sign in and out, enrol with a code, who am I, my devices.
+
+use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use reguide_protocol::api::{
+    Device, EnrolRequest, EnrolResponse, LoginRequest, Me, Membership, TokenResponse,
+};
+use reguide_protocol::{AccountId, DeviceId, FamilyId, Language, MemberId, Role};
+use uuid::Uuid;
+
+use crate::accounts::{self, EmailAddress, NewAccountRow};
+use crate::audit::{self, Object};
+use crate::auth::principal::{Principal, parse_id};
+use crate::auth::throttle::{self, ThrottleKey};
+use crate::auth::{TokenKind, device_name, issue_token, password, tokens};
+use crate::db::schema::{
+    accounts as accounts_t, api_tokens, devices, enrolment_codes, family_members,
+};
+use crate::db::{DbConn, now, to_utc};
+use crate::error::{ApiError, ApiResult};
+use crate::json::Json;
+use crate::state::AppState;
+
+type Err = reguide_protocol::ErrorBody;
+
+/// The client address failed attempts are counted against.
+fn client_address(req: &HttpRequest, state: &AppState) -> String {
+    if state.config.trust_forwarded_for
+        && let Some(addr) = req.connection_info().realip_remote_addr()
+    {
+        return addr.to_owned();
+    }
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses(
+        (status = 200, body = TokenResponse),
+        (status = 400, body = Err),
+        (status = 401, description = "wrong email or password (never says which)", body = Err),
+        (status = 429, description = "too many failed attempts; see Retry-After", body = Err),
+    ))]
+#[post("/auth/login")]
+pub async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: Json<LoginRequest>,
+) -> ApiResult<HttpResponse> {
+    let LoginRequest {
+        email,
+        password,
+        device_name: device,
+    } = body.into_inner();
+    let login = email.trim().to_lowercase();
+    if login.is_empty() || login.len() > 254 {
+        return Err(ApiError::invalid(
+            "invalid_value",
+            "email",
+            "give the email address or username",
+        ));
+    }
+    if password.is_empty() || password.chars().count() > password::MAX_LEN {
+        return Err(ApiError::InvalidCredentials);
+    }
+    let device = device.as_deref().map(device_name).transpose()?;
+    let config = state.config.auth.clone();
+    let keys = vec![
+        ThrottleKey::login_name(&login, &config),
+        ThrottleKey::address("login-addr", &client_address(&req, &state), &config),
+    ];
+
+    let (check_keys, lookup) = (keys.clone(), login.clone());
+    let account = state
+        .db(move |conn| {
+            throttle::check(conn, &check_keys, now())?;
+            let found: Option<(String, String, bool)> = accounts_t::table
+                .filter(
+                    accounts_t::email
+                        .eq(&lookup)
+                        .or(accounts_t::username.eq(&lookup)),
+                )
+                .select((
+                    accounts_t::id,
+                    accounts_t::password_hash,
+                    accounts_t::disabled,
+                ))
+                .first(conn)
+                .optional()?;
+            Ok(found)
+        })
+        .await?;
+
+    let verified = web::block(move || match &account {
+        Some((id, hash, disabled)) => {
+            let ok = password::verify(&password, hash);
+            (Some(id.clone()), ok && !disabled)
+        }
+        None => {
+            password::verify_against_dummy(&password);
+            (None, false)
+        }
+    })
+    .await?;
+
+    match verified {
+        (Some(id), true) => {
+            let account_id: AccountId = parse_id(&id)?;
+            let session = state
+                .write(move |conn| {
+                    throttle::check(conn, &keys, now())?;
+                    throttle::clear(conn, &keys[0])?;
+                    let kind = match &device {
+                        Some(name) => TokenKind::NewDevice(name),
+                        None => TokenKind::Session,
+                    };
+                    let session = issue_token(conn, account_id, kind, &config)?;
+                    audit::record(
+                        conn,
+                        Some(account_id),
+                        "login_succeeded",
+                        Some(Object::new("account", &account_id)),
+                    )?;
+                    Ok(session)
+                })
+                .await?;
+            Ok(HttpResponse::Ok().json(session))
+        }
+        (known, _) => {
+            let delay_config = state.config.auth.clone();
+            let failures = state
+                .write(move |conn| {
+                    let failures = throttle::record_failure(conn, &keys, &config, now())?;
+                    // A failure names the account only when it exists; the attempted login
+                    // name is never stored.
+                    let object = known.as_ref().map(|id| Object::new("account", id));
+                    audit::record(conn, None, "login_failed", object)?;
+                    Ok(failures)
+                })
+                .await?;
+            actix_web::rt::time::sleep(throttle::delay(failures, &delay_config)).await;
+            Err(ApiError::InvalidCredentials)
+        }
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
+    responses((status = 204, description = "the token no longer works"), (status = 401, body = Err)),
+    security(("bearer" = [])))]
+#[post("/auth/logout")]
+pub async fn logout(state: web::Data<AppState>, principal: Principal) -> ApiResult<HttpResponse> {
+    state
+        .write(move |conn| {
+            diesel::update(api_tokens::table.find(&principal.token_id))
+                .set(api_tokens::revoked_at.eq(now()))
+                .execute(conn)?;
+            audit::record(conn, Some(principal.account_id), "logout", None)
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/enrol", tag = "auth", request_body = EnrolRequest,
+    responses(
+        (status = 200, body = EnrolResponse),
+        (status = 400, description = "unknown, used or expired code; weak password", body = Err),
+        (status = 409, body = Err),
+        (status = 429, body = Err),
+    ))]
+#[post("/auth/enrol")]
+pub async fn enrol(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: Json<EnrolRequest>,
+) -> ApiResult<HttpResponse> {
+    let body = body.into_inner();
+    let device = device_name(&body.device_name)?;
+    password::check_policy(&body.password)?;
+    let email = body
+        .email
+        .as_deref()
+        .filter(|e| !e.trim().is_empty())
+        .map(|e| EmailAddress::parse(e, "email"))
+        .transpose()?;
+    let config = state.config.auth.clone();
+    let key = vec![ThrottleKey::address(
+        "enrol-addr",
+        &client_address(&req, &state),
+        &config,
+    )];
+    let check_key = key.clone();
+    state
+        .db(move |conn| throttle::check(conn, &check_key, now()))
+        .await?;
+
+    let Some(code) = tokens::normalise_enrolment_code(&body.code) else {
+        return refuse_code(&state, key).await;
+    };
+    let password = body.password;
+    let hash = web::block(move || password::hash(&password))
+        .await?
+        .map_err(ApiError::internal)?;
+    let redeem_config = config.clone();
+    let redeemed = state
+        .write(move |conn| redeem(conn, &code, hash, email, &device, &redeem_config))
+        .await;
+    match redeemed {
+        Err(ApiError::Invalid {
+            code: "invalid_enrolment_code",
+            ..
+        }) => refuse_code(&state, key).await,
+        other => Ok(HttpResponse::Ok().json(other?)),
+    }
+}
+
+async fn refuse_code(state: &AppState, key: Vec<ThrottleKey>) -> ApiResult<HttpResponse> {
+    let config = state.config.auth.clone();
+    let delay = state.config.auth.clone();
+    let failures = state
+        .write(move |conn| throttle::record_failure(conn, &key, &config, now()))
+        .await?;
+    actix_web::rt::time::sleep(throttle::delay(failures, &delay)).await;
+    Err(invalid_code())
+}
+
+fn invalid_code() -> ApiError {
+    ApiError::invalid(
+        "invalid_enrolment_code",
+        "code",
+        "this code is unknown, already used or expired; ask your social worker for a new one",
+    )
+}
+
+/// Redeems a code: sets the member's password (creating the account on first enrolment),
+/// registers the device and returns its token. All or nothing.
+fn redeem(
+    conn: &mut DbConn,
+    code: &str,
+    password_hash: String,
+    email: Option<EmailAddress>,
+    device: &str,
+    config: &crate::config::AuthConfig,
+) -> ApiResult<EnrolResponse> {
+    let now = now();
+    let found: Option<(String, String)> = enrolment_codes::table
+        .filter(enrolment_codes::code_hash.eq(tokens::digest(code)))
+        .filter(enrolment_codes::used_at.is_null())
+        .filter(enrolment_codes::expires_at.gt(now))
+        .select((enrolment_codes::id, enrolment_codes::member_id))
+        .first(conn)
+        .optional()?;
+    let Some((code_id, member_id)) = found else {
+        return Err(invalid_code());
+    };
+    // Marking the code used first makes a concurrent second redemption find nothing.
+    let marked = diesel::update(
+        enrolment_codes::table
+            .find(&code_id)
+            .filter(enrolment_codes::used_at.is_null()),
+    )
+    .set(enrolment_codes::used_at.eq(now))
+    .execute(conn)?;
+    if marked == 0 {
+        return Err(invalid_code());
+    }
+    let (family_id, account_id, display_name, language): (String, Option<String>, String, String) =
+        family_members::table
+            .find(&member_id)
+            .select((
+                family_members::family_id,
+                family_members::account_id,
+                family_members::display_name,
+                family_members::preferred_language,
+            ))
+            .first(conn)?;
+    let family: FamilyId = parse_id(&family_id)?;
+    let member: MemberId = parse_id(&member_id)?;
+    let account = match account_id {
+        Some(existing) => {
+            // A member who lost a phone or a password: the code resets the password and adds
+            // a device. The old devices stay until someone revokes them.
+            let account: AccountId = parse_id(&existing)?;
+            diesel::update(accounts_t::table.find(&existing))
+                .set(accounts_t::password_hash.eq(&password_hash))
+                .execute(conn)?;
+            if let Some(email) = &email {
+                let taken: i64 = accounts_t::table
+                    .filter(accounts_t::email.eq(email.as_str()))
+                    .filter(accounts_t::id.ne(&existing))
+                    .count()
+                    .get_result(conn)?;
+                if taken > 0 {
+                    return Err(ApiError::conflict(
+                        "email_taken",
+                        "another account already uses this email address",
+                    ));
+                }
+                diesel::update(accounts_t::table.find(&existing))
+                    .set(accounts_t::email.eq(email.as_str()))
+                    .execute(conn)?;
+            }
+            account
+        }
+        None => {
+            let username = unused_username(conn)?;
+            let account = accounts::insert_account(
+                conn,
+                NewAccountRow {
+                    email,
+                    username,
+                    display_name,
+                    language: Language::from_code(&language).unwrap_or(Language::En),
+                    password_hash,
+                },
+            )?;
+            diesel::update(family_members::table.find(&member_id))
+                .set(family_members::account_id.eq(account.to_string()))
+                .execute(conn)?;
+            accounts::grant_role(conn, account, Role::FamilyMember, None, Some(family))?;
+            account
+        }
+    };
+    let session = issue_token(conn, account, TokenKind::NewDevice(device), config)?;
+    audit::record(
+        conn,
+        Some(account),
+        "enrolment_redeemed",
+        Some(Object::new("member", &member)),
+    )?;
+    let username = accounts_t::table
+        .find(account.to_string())
+        .select(accounts_t::username)
+        .first(conn)?;
+    Ok(EnrolResponse {
+        session,
+        username,
+        family_id: family,
+        member_id: member,
+    })
+}
+
+fn unused_username(conn: &mut DbConn) -> ApiResult<String> {
+    for _ in 0..8 {
+        let candidate = tokens::new_username();
+        let taken: i64 = accounts_t::table
+            .filter(accounts_t::username.eq(&candidate))
+            .count()
+            .get_result(conn)?;
+        if taken == 0 {
+            return Ok(candidate);
+        }
+    }
+    Err(ApiError::internal(anyhow::anyhow!(
+        "no free username after 8 tries"
+    )))
+}
+
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth",
+    responses((status = 200, body = Me), (status = 401, body = Err)),
+    security(("bearer" = [])))]
+#[get("/me")]
+pub async fn me(state: web::Data<AppState>, principal: Principal) -> ApiResult<HttpResponse> {
+    let me = state
+        .db(move |conn| {
+            let account = accounts::load_account(conn, principal.account_id)?;
+            Ok(Me {
+                account_id: account.id,
+                email: account.email,
+                username: account.username,
+                display_name: account.display_name,
+                preferred_language: account.preferred_language,
+                roles: account.roles,
+                member_of: principal
+                    .memberships
+                    .iter()
+                    .filter(|(family, _)| principal.member_in(*family).is_some())
+                    .map(|(family_id, member_id)| Membership {
+                        family_id: *family_id,
+                        member_id: *member_id,
+                    })
+                    .collect(),
+                caseload: if principal.has_role(Role::SocialWorker) {
+                    account.caseload
+                } else {
+                    Vec::new()
+                },
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(me))
+}
+
+#[utoipa::path(get, path = "/api/v1/me/devices", tag = "auth",
+    responses((status = 200, body = [Device]), (status = 401, body = Err)),
+    security(("bearer" = [])))]
+#[get("/me/devices")]
+pub async fn my_devices(
+    state: web::Data<AppState>,
+    principal: Principal,
+) -> ApiResult<HttpResponse> {
+    let list = state
+        .db(move |conn| {
+            devices::table
+                .filter(devices::account_id.eq(principal.account_id.to_string()))
+                .filter(devices::revoked_at.is_null())
+                .order(devices::created_at.asc())
+                .select((
+                    devices::id,
+                    devices::name,
+                    devices::actor_id,
+                    devices::created_at,
+                    devices::last_seen_at,
+                ))
+                .load::<(String, String, String, NaiveDateTime, Option<NaiveDateTime>)>(conn)?
+                .into_iter()
+                .map(|(id, name, actor_id, created_at, last_seen_at)| {
+                    Ok(Device {
+                        id: parse_id(&id)?,
+                        name,
+                        actor_id,
+                        created_at: to_utc(created_at),
+                        last_seen_at: last_seen_at.map(to_utc),
+                    })
+                })
+                .collect::<ApiResult<Vec<_>>>()
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(list))
+}
+
+#[utoipa::path(delete, path = "/api/v1/me/devices/{device_id}", tag = "auth",
+    params(("device_id" = Uuid, Path)),
+    responses((status = 204, description = "the device and its tokens are revoked"),
+        (status = 401, body = Err), (status = 404, body = Err)),
+    security(("bearer" = [])))]
+#[delete("/me/devices/{device_id}")]
+pub async fn revoke_device(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let device = DeviceId(path.into_inner());
+    state
+        .write(move |conn| {
+            let now = now();
+            let revoked = diesel::update(
+                devices::table
+                    .find(device.to_string())
+                    .filter(devices::account_id.eq(principal.account_id.to_string()))
+                    .filter(devices::revoked_at.is_null()),
+            )
+            .set(devices::revoked_at.eq(now))
+            .execute(conn)?;
+            if revoked == 0 {
+                return Err(ApiError::not_found(
+                    "device_not_found",
+                    "you have no such device",
+                ));
+            }
+            diesel::update(api_tokens::table.filter(api_tokens::device_id.eq(device.to_string())))
+                .set(api_tokens::revoked_at.eq(now))
+                .execute(conn)?;
+            audit::record(
+                conn,
+                Some(principal.account_id),
+                "device_revoked",
+                Some(Object::new("device", &device)),
+            )
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,199 @@
+//! Demo data for trying reguide and for its walkthroughs: three Belgian prisons, three families
+//! with members speaking nl, fr and ar, and one account per staff role plus a family member.
+//! Refuses to touch a database that holds anything but demo data.
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use reguide_protocol::api::Relation;
+use reguide_protocol::{Language, Role};
+
+use crate::accounts::{self, EmailAddress, NewAccountRow};
+use crate::auth::password;
+use crate::db::DbConn;
+use crate::db::schema::{
+    accounts as accounts_t, families as families_t, family_members, instance_meta,
+    prisons as prisons_t,
+};
+use crate::error::ApiError;
+use crate::families::{self, MemberInput};
+use crate::prisons;
+
+pub const DEMO_PASSWORD: &str = "reguide-demo";
+
+/// The demo accounts, as printed at start and listed in the README.
+pub const DEMO_ACCOUNTS: [(&str, &str); 5] = [
+    ("admin@example.org", "administrator"),
+    (
+        "coordinator@example.org",
+        "visit coordinator (Haren, Brugge)",
+    ),
+    (
+        "social@example.org",
+        "social worker (Benali, Janssens families)",
+    ),
+    ("facilitator@example.org", "Living Lab facilitator"),
+    ("family@example.org", "family member (Fatima Benali)"),
+];
+
+const MARKER: &str = "demo_data";
+
+/// What [`seed`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Seeded {
+    Created,
+    AlreadyThere,
+}
+
+/// Seeds the demo data on an empty database; does nothing on a demo database; refuses on a
+/// database with real data.
+pub fn seed(conn: &mut DbConn) -> anyhow::Result<Seeded> {
+    let marked: i64 = instance_meta::table
+        .filter(instance_meta::key.eq(MARKER))
+        .count()
+        .get_result(conn)?;
+    if marked > 0 {
+        return Ok(Seeded::AlreadyThere);
+    }
+    let holds_data: i64 = accounts_t::table.count().get_result::<i64>(conn)?
+        + families_t::table.count().get_result::<i64>(conn)?
+        + prisons_t::table.count().get_result::<i64>(conn)?;
+    if holds_data > 0 {
+        anyhow::bail!(
+            "--demo refused: this database already holds data that is not demo data; \
+             use an empty database (or another data folder) for the demo"
+        );
+    }
+    // Hash once: every demo account shares the password, and argon2 is slow by design.
+    let hash = password::hash(DEMO_PASSWORD)?;
+    conn.write(|conn| insert_demo(conn, &hash).map_err(|e| anyhow::anyhow!("{e}")))?;
+    Ok(Seeded::Created)
+}
+
+fn insert_demo(conn: &mut DbConn, hash: &str) -> Result<(), ApiError> {
+    let tz = chrono_tz::Europe::Brussels;
+    let haren = prisons::create_prison(conn, "Prison de Haren", "Haren", tz)?;
+    let brugge = prisons::create_prison(conn, "Gevangenis Brugge", "Brugge", tz)?;
+    let lantin = prisons::create_prison(conn, "Prison de Lantin", "Lantin", tz)?;
+
+    let account = |conn: &mut DbConn, email: &str, name: &str, lang: Language| {
+        accounts::insert_account(
+            conn,
+            NewAccountRow {
+                email: Some(EmailAddress::parse(email, "email")?),
+                username: email.to_owned(),
+                display_name: name.to_owned(),
+                language: lang,
+                password_hash: hash.to_owned(),
+            },
+        )
+    };
+    let admin = account(conn, "admin@example.org", "An Peeters", Language::Nl)?;
+    let coordinator = account(
+        conn,
+        "coordinator@example.org",
+        "Sophie Lambert",
+        Language::Fr,
+    )?;
+    let social = account(conn, "social@example.org", "Hanne De Smet", Language::Nl)?;
+    let facilitator = account(conn, "facilitator@example.org", "Marc Dubois", Language::Fr)?;
+    let family_account = account(conn, "family@example.org", "Fatima Benali", Language::Fr)?;
+
+    accounts::grant_role(conn, admin, Role::Admin, None, None)?;
+    accounts::grant_role(conn, coordinator, Role::Coordinator, Some(haren.id), None)?;
+    accounts::grant_role(conn, coordinator, Role::Coordinator, Some(brugge.id), None)?;
+    accounts::grant_role(conn, social, Role::SocialWorker, None, None)?;
+    accounts::grant_role(conn, facilitator, Role::Facilitator, None, None)?;
+
+    let member = |name: &str, relation, language, birth: Option<(i32, u32, u32)>| MemberInput {
+        display_name: name.to_owned(),
+        relation,
+        language,
+        email: None,
+        phone: None,
+        birth_date: birth.and_then(|(y, m, d)| NaiveDate::from_ymd_opt(y, m, d)),
+    };
+
+    let benali = families::create_family(conn, "Family of Y. Benali")?;
+    families::link_detainee(conn, benali, "Youssef Benali", haren.id, "HAR-2291")?;
+    let fatima = families::add_member(
+        conn,
+        benali,
+        member(
+            "Fatima Benali",
+            Relation::Parent,
+            Language::Fr,
+            Some((1968, 4, 2)),
+        ),
+    )?;
+    families::add_member(
+        conn,
+        benali,
+        member(
+            "Karim Benali",
+            Relation::Parent,
+            Language::Ar,
+            Some((1965, 9, 17)),
+        ),
+    )?;
+    families::add_member(
+        conn,
+        benali,
+        member(
+            "Salma Benali",
+            Relation::Sibling,
+            Language::Fr,
+            Some((2014, 6, 21)),
+        ),
+    )?;
+    diesel::update(family_members::table.find(fatima.id.to_string()))
+        .set((
+            family_members::account_id.eq(family_account.to_string()),
+            family_members::email.eq("family@example.org"),
+        ))
+        .execute(conn)?;
+    accounts::grant_role(conn, family_account, Role::FamilyMember, None, Some(benali))?;
+
+    let janssens = families::create_family(conn, "Family of T. Janssens")?;
+    families::link_detainee(conn, janssens, "Thomas Janssens", brugge.id, "BRG-0457")?;
+    families::add_member(
+        conn,
+        janssens,
+        member(
+            "Els Janssens",
+            Relation::Partner,
+            Language::Nl,
+            Some((1990, 1, 30)),
+        ),
+    )?;
+    families::add_member(
+        conn,
+        janssens,
+        member(
+            "Lotte Janssens",
+            Relation::Child,
+            Language::Nl,
+            Some((2018, 11, 3)),
+        ),
+    )?;
+
+    let el_idrissi = families::create_family(conn, "Family of M. El Idrissi")?;
+    families::link_detainee(conn, el_idrissi, "Mehdi El Idrissi", lantin.id, "LAN-1180")?;
+    families::add_member(
+        conn,
+        el_idrissi,
+        member(
+            "Nadia El Idrissi",
+            Relation::Partner,
+            Language::Ar,
+            Some((1992, 3, 8)),
+        ),
+    )?;
+
+    accounts::assign_caseload(conn, social, benali)?;
+    accounts::assign_caseload(conn, social, janssens)?;
+
+    diesel::insert_into(instance_meta::table)
+        .values((instance_meta::key.eq(MARKER), instance_meta::value.eq("1")))
+        .execute(conn)?;
+    Ok(())
+}

@@ -1,0 +1,245 @@
+//! `/api/v1/families…`: families, their members and detained persons, enrolment codes.
+
+use actix_web::{HttpResponse, get, post, web};
+use reguide_protocol::api::{
+    Detainee, EnrolmentCode, Family, FamilySummary, Member, NewDetainee, NewFamily, NewMember,
+};
+use reguide_protocol::{FamilyId, MemberId};
+use uuid::Uuid;
+
+use crate::accounts::{self, EmailAddress};
+use crate::audit::{self, Object};
+use crate::auth::principal::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::families::access::{self, FamilyAccess};
+use crate::families::{self, MemberInput};
+use crate::json::Json;
+use crate::state::AppState;
+
+type Err = reguide_protocol::ErrorBody;
+
+fn text(raw: &str, field: &'static str, max: usize) -> ApiResult<String> {
+    let value = raw.trim();
+    if value.is_empty() || value.chars().count() > max || value.chars().any(char::is_control) {
+        return Err(ApiError::invalid(
+            "invalid_value",
+            field,
+            format!("{field} must have 1 to {max} characters"),
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+#[utoipa::path(get, path = "/api/v1/families", tag = "families",
+    responses((status = 200, description = "the families visible to the caller", body = [FamilySummary]),
+        (status = 401, body = Err)),
+    security(("bearer" = [])))]
+#[get("/families")]
+pub async fn list(state: web::Data<AppState>, principal: Principal) -> ApiResult<HttpResponse> {
+    let list = state
+        .db(move |conn| families::visible_families(conn, &principal))
+        .await?;
+    Ok(HttpResponse::Ok().json(list))
+}
+
+#[utoipa::path(post, path = "/api/v1/families", tag = "families", request_body = NewFamily,
+    responses((status = 201, body = Family), (status = 400, body = Err), (status = 403, body = Err)),
+    security(("bearer" = [])))]
+#[post("/families")]
+pub async fn create(
+    state: web::Data<AppState>,
+    principal: Principal,
+    body: Json<NewFamily>,
+) -> ApiResult<HttpResponse> {
+    if !access::may_create_family(&principal) {
+        return Err(ApiError::Forbidden(
+            "only social workers and administrators create families".into(),
+        ));
+    }
+    let label = text(&body.label, "label", 200)?;
+    let family = state
+        .write(move |conn| {
+            let id = families::create_family(conn, &label)?;
+            // A social worker who opens a family keeps it in their caseload.
+            if principal.has_role(reguide_protocol::Role::SocialWorker) {
+                accounts::assign_caseload(conn, principal.account_id, id)?;
+            }
+            audit::record(
+                conn,
+                Some(principal.account_id),
+                "family_created",
+                Some(Object::new("family", &id)),
+            )?;
+            families::load_family(conn, id)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(family))
+}
+
+#[utoipa::path(get, path = "/api/v1/families/{family_id}", tag = "families",
+    params(("family_id" = Uuid, Path)),
+    responses((status = 200, body = Family), (status = 401, body = Err), (status = 404, body = Err)),
+    security(("bearer" = [])))]
+#[get("/families/{family_id}")]
+pub async fn get_one(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let family = FamilyId(path.into_inner());
+    let record = state
+        .write(move |conn| {
+            access::require(conn, &principal, family, FamilyAccess::Read)?;
+            let record = families::load_family(conn, family)?;
+            // Staff reading a family's file is itself recorded: the family may ask who did.
+            if principal.member_in(family).is_none() {
+                audit::record(
+                    conn,
+                    Some(principal.account_id),
+                    "family_viewed",
+                    Some(Object::new("family", &family)),
+                )?;
+            }
+            Ok(record)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(record))
+}
+
+#[utoipa::path(post, path = "/api/v1/families/{family_id}/members", tag = "families",
+    params(("family_id" = Uuid, Path)), request_body = NewMember,
+    responses((status = 201, body = Member), (status = 400, body = Err), (status = 403, body = Err),
+        (status = 404, body = Err)),
+    security(("bearer" = [])))]
+#[post("/families/{family_id}/members")]
+pub async fn add_member(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<Uuid>,
+    body: Json<NewMember>,
+) -> ApiResult<HttpResponse> {
+    let family = FamilyId(path.into_inner());
+    let body = body.into_inner();
+    let input = MemberInput {
+        display_name: text(&body.display_name, "display_name", 100)?,
+        relation: body.relation,
+        language: body.preferred_language,
+        email: body
+            .email
+            .as_deref()
+            .filter(|e| !e.trim().is_empty())
+            .map(|e| EmailAddress::parse(e, "email").map(|e| e.as_str().to_owned()))
+            .transpose()?,
+        phone: body
+            .phone
+            .as_deref()
+            .filter(|p| !p.trim().is_empty())
+            .map(check_phone)
+            .transpose()?,
+        birth_date: match body.birth_date {
+            Some(date) if date > chrono::Utc::now().date_naive() => {
+                return Err(ApiError::invalid(
+                    "invalid_value",
+                    "birth_date",
+                    "a birth date cannot be in the future",
+                ));
+            }
+            other => other,
+        },
+    };
+    let member = state
+        .write(move |conn| {
+            access::require(conn, &principal, family, FamilyAccess::Manage)?;
+            let member = families::add_member(conn, family, input)?;
+            audit::record(
+                conn,
+                Some(principal.account_id),
+                "member_added",
+                Some(Object::new("member", &member.id)),
+            )?;
+            Ok(member)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(member))
+}
+
+fn check_phone(raw: &str) -> ApiResult<String> {
+    let phone = raw.trim();
+    let digits = phone.chars().filter(char::is_ascii_digit).count();
+    let allowed = phone
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, '+' | ' ' | '-' | '.' | '(' | ')' | '/'));
+    if allowed && (6..=20).contains(&digits) {
+        Ok(phone.to_owned())
+    } else {
+        Err(ApiError::invalid(
+            "invalid_phone",
+            "phone",
+            "this is not a phone number",
+        ))
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/families/{family_id}/detainees", tag = "families",
+    params(("family_id" = Uuid, Path)), request_body = NewDetainee,
+    responses((status = 201, body = Detainee), (status = 400, body = Err), (status = 403, body = Err),
+        (status = 404, body = Err), (status = 409, body = Err)),
+    security(("bearer" = [])))]
+#[post("/families/{family_id}/detainees")]
+pub async fn link_detainee(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<Uuid>,
+    body: Json<NewDetainee>,
+) -> ApiResult<HttpResponse> {
+    let family = FamilyId(path.into_inner());
+    let body = body.into_inner();
+    let full_name = text(&body.full_name, "full_name", 200)?;
+    let number = text(&body.internal_number, "internal_number", 40)?;
+    let detainee = state
+        .write(move |conn| {
+            access::require(conn, &principal, family, FamilyAccess::Manage)?;
+            let detainee =
+                families::link_detainee(conn, family, &full_name, body.prison_id, &number)?;
+            audit::record(
+                conn,
+                Some(principal.account_id),
+                "detainee_linked",
+                Some(Object::new("detainee", &detainee.id)),
+            )?;
+            Ok(detainee)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(detainee))
+}
+
+#[utoipa::path(post, path = "/api/v1/families/{family_id}/members/{member_id}/enrolment-codes",
+    tag = "families", params(("family_id" = Uuid, Path), ("member_id" = Uuid, Path)),
+    responses((status = 201, description = "the code is shown once", body = EnrolmentCode),
+        (status = 403, body = Err), (status = 404, body = Err)),
+    security(("bearer" = [])))]
+#[post("/families/{family_id}/members/{member_id}/enrolment-codes")]
+pub async fn create_enrolment_code(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(Uuid, Uuid)>,
+) -> ApiResult<HttpResponse> {
+    let (family, member) = path.into_inner();
+    let (family, member) = (FamilyId(family), MemberId(member));
+    let ttl = state.config.auth.enrolment_code_ttl_hours;
+    let code = state
+        .write(move |conn| {
+            access::require(conn, &principal, family, FamilyAccess::Manage)?;
+            let code =
+                families::issue_enrolment_code(conn, family, member, principal.account_id, ttl)?;
+            audit::record(
+                conn,
+                Some(principal.account_id),
+                "enrolment_code_created",
+                Some(Object::new("member", &member)),
+            )?;
+            Ok(code)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(code))
+}

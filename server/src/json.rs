@@ -1,0 +1,218 @@
+//! The JSON body extractor of the API. Unlike `actix_web::web::Json` it answers every bad body
+//! with our error shape and names the field at fault (`roles[0].role`), using the path serde
+//! was at when it failed.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, dev::Payload};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use serde_json::error::Category;
+
+use crate::error::ApiError;
+
+/// Bodies of the JSON API are small; the sync endpoint sets its own limit.
+pub const DEFAULT_LIMIT: usize = 64 * 1024;
+
+/// A JSON request body of type `T`.
+#[derive(Debug)]
+pub struct Json<T>(pub T);
+
+impl<T> Json<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for Json<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|essence| {
+                let essence = essence.trim().to_ascii_lowercase();
+                essence == "application/json" || essence.ends_with("+json")
+            })
+            .unwrap_or(false);
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let limit = DEFAULT_LIMIT;
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !is_json {
+                return Err(ApiError::UnsupportedMediaType);
+            }
+            if declared.is_some_and(|len| len > limit) {
+                return Err(ApiError::PayloadTooLarge { limit });
+            }
+            let mut body = Vec::with_capacity(declared.unwrap_or(0).min(limit));
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|_| {
+                    ApiError::bad_request("incomplete_body", "the request body could not be read")
+                })?;
+                if body.len() + chunk.len() > limit {
+                    return Err(ApiError::PayloadTooLarge { limit });
+                }
+                body.extend_from_slice(&chunk);
+            }
+            parse(&body).map(Json)
+        })
+    }
+}
+
+/// Parses a body, turning serde's failure into an error that names the field.
+pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    // serde reads a JSON array into a struct field by field; every request body of the API is
+    // an object, so anything else is refused before it can be misread.
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => {}
+        None => {
+            return Err(ApiError::bad_request(
+                "malformed_json",
+                "the request body is empty",
+            ));
+        }
+        Some(_) if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_err() => {
+            return Err(ApiError::bad_request(
+                "malformed_json",
+                "the request body is not valid JSON",
+            ));
+        }
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "invalid_value",
+                "body",
+                "the request body must be a JSON object",
+            ));
+        }
+    }
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(describe)?;
+    de.end().map_err(|_| {
+        ApiError::bad_request("malformed_json", "the body has data after the JSON value")
+    })?;
+    Ok(value)
+}
+
+fn describe(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = err.path().to_string();
+    let inner = err.into_inner();
+    if !matches!(inner.classify(), Category::Data) {
+        return ApiError::bad_request(
+            "malformed_json",
+            format!("the body is not valid JSON: {inner}"),
+        );
+    }
+    let message = inner.to_string();
+    let quoted = message
+        .split('`')
+        .nth(1)
+        .map(str::to_owned)
+        .unwrap_or_default();
+    let join = |name: &str| {
+        if path == "." || path.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{path}.{name}")
+        }
+    };
+    // serde's message ends with " at line L column C", which means nothing to the reader of
+    // an API error; the field says where.
+    let human = message
+        .rsplit_once(" at line ")
+        .map(|(m, _)| m.to_owned())
+        .unwrap_or(message.clone());
+    if message.starts_with("unknown field") {
+        // serde_path_to_error already records the unknown key as the last path segment.
+        let field = if path.ends_with(&quoted) {
+            path
+        } else {
+            join(&quoted)
+        };
+        ApiError::invalid("unknown_field", field, human)
+    } else if message.starts_with("missing field") {
+        ApiError::invalid("missing_field", join(&quoted), human)
+    } else {
+        let field = if path == "." { "body".to_owned() } else { path };
+        ApiError::invalid("invalid_value", field, human)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Outer {
+        name: String,
+        inner: Vec<Inner>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        role: reguide_protocol::Role,
+    }
+
+    fn err(body: &str) -> (String, Option<String>) {
+        let e = parse::<Outer>(body.as_bytes()).expect_err(body);
+        (e.code().to_owned(), e.body().field)
+    }
+
+    #[test]
+    fn names_the_field_at_fault() {
+        assert_eq!(err("{"), ("malformed_json".into(), None));
+        assert_eq!(err(""), ("malformed_json".into(), None));
+        assert_eq!(err("not json"), ("malformed_json".into(), None));
+        assert_eq!(
+            err(r#"["a", []]"#),
+            ("invalid_value".into(), Some("body".into()))
+        );
+        assert_eq!(
+            err(r#"{"name":"a","inner":[]} x"#),
+            ("malformed_json".into(), None)
+        );
+        assert_eq!(
+            err(r#"{"inner":[]}"#),
+            ("missing_field".into(), Some("name".into()))
+        );
+        assert_eq!(
+            err(r#"{"name":"a","inner":[],"nmae":1}"#),
+            ("unknown_field".into(), Some("nmae".into()))
+        );
+        assert_eq!(
+            err(r#"{"name":"a","inner":[{"role":"king"}]}"#),
+            ("invalid_value".into(), Some("inner[0].role".into()))
+        );
+        assert_eq!(
+            err(r#"{"name":"a","inner":[{"role":"admin","x":1}]}"#),
+            ("unknown_field".into(), Some("inner[0].x".into()))
+        );
+        assert_eq!(
+            err(r#"{"name":5,"inner":[]}"#),
+            ("invalid_value".into(), Some("name".into()))
+        );
+        assert!(parse::<Outer>(br#"{"name":"a","inner":[{"role":"admin"}]}"#).is_ok());
+    }
+}

@@ -1,0 +1,22 @@
+//! The reguide server: the JSON API, the family-document sync endpoint, the web admin for
+//! prison visit coordinators, social workers, Living Lab facilitators and administrators, and
+//! the email outbox. It runs on SQLite (the default, a file in the data folder) or PostgreSQL.
+//!
+//! Modules are split by domain (`accounts`, `auth`, `families`, `prisons`, `audit`…); each
+//! owns its rules, its queries and its handlers. See `ARCHITECTURE.md` at the repository root.
+
+pub mod accounts;
+pub mod audit;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod families;
+pub mod health;
+pub mod json;
+pub mod openapi;
+pub mod prisons;
+pub mod startup;
+pub mod state;
+pub mod telemetry;

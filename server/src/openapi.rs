@@ -1,0 +1,73 @@
+//! The OpenAPI 3 document of the JSON API, generated from the handlers' annotations and the
+//! protocol types, served at `/api/openapi.json`.
+
+use actix_web::{HttpResponse, get};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::{accounts, audit, auth, families, health, prisons};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "reguide API",
+        description = "Family-centred companion for the families of detained people: visits, \
+            administrative steps, appointments and Living Labs. Errors answer \
+            `{\"error\": \"<stable_code>\", \"message\": \"…\", \"field\": \"…\"}`.",
+    ),
+    paths(
+        health::health,
+        health::ready,
+        auth::api::login,
+        auth::api::logout,
+        auth::api::enrol,
+        auth::api::me,
+        auth::api::my_devices,
+        auth::api::revoke_device,
+        families::api::list,
+        families::api::create,
+        families::api::get_one,
+        families::api::add_member,
+        families::api::link_detainee,
+        families::api::create_enrolment_code,
+        prisons::api::list,
+        prisons::api::get_one,
+        prisons::api::create,
+        accounts::api::list,
+        accounts::api::create,
+        accounts::api::get_one,
+        accounts::api::update,
+        accounts::api::grant_role,
+        accounts::api::revoke_role,
+        accounts::api::assign_caseload,
+        accounts::api::unassign_caseload,
+        audit::api::list_audit,
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Signing in, enrolment, devices"),
+        (name = "families", description = "Families, members, detained persons"),
+        (name = "prisons", description = "Prisons"),
+        (name = "admin", description = "Accounts, roles, caseloads, audit log"),
+        (name = "health", description = "Liveness and readiness"),
+    )
+)]
+#[derive(Debug)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+#[get("/api/openapi.json")]
+pub async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}

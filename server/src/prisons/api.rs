@@ -1,0 +1,82 @@
+//! `/api/v1/prisons…` for everyone signed in, and `/api/v1/admin/prisons` for administrators.
+
+use actix_web::{HttpResponse, get, post, web};
+use reguide_protocol::PrisonId;
+use reguide_protocol::api::{NewPrison, Prison};
+use uuid::Uuid;
+
+use crate::audit::{self, Object};
+use crate::auth::principal::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::json::Json;
+use crate::prisons;
+use crate::state::AppState;
+
+type Err = reguide_protocol::ErrorBody;
+
+#[utoipa::path(get, path = "/api/v1/prisons", tag = "prisons",
+    responses((status = 200, body = [Prison]), (status = 401, body = Err)),
+    security(("bearer" = [])))]
+#[get("/prisons")]
+pub async fn list(state: web::Data<AppState>, _principal: Principal) -> ApiResult<HttpResponse> {
+    let list = state.db(prisons::list_prisons).await?;
+    Ok(HttpResponse::Ok().json(list))
+}
+
+#[utoipa::path(get, path = "/api/v1/prisons/{prison_id}", tag = "prisons",
+    params(("prison_id" = Uuid, Path)),
+    responses((status = 200, body = Prison), (status = 401, body = Err), (status = 404, body = Err)),
+    security(("bearer" = [])))]
+#[get("/prisons/{prison_id}")]
+pub async fn get_one(
+    state: web::Data<AppState>,
+    _principal: Principal,
+    path: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let id = PrisonId(path.into_inner());
+    let prison = state.db(move |conn| prisons::load_prison(conn, id)).await?;
+    Ok(HttpResponse::Ok().json(prison))
+}
+
+#[utoipa::path(post, path = "/api/v1/admin/prisons", tag = "admin", request_body = NewPrison,
+    responses((status = 201, body = Prison), (status = 400, body = Err), (status = 403, body = Err)),
+    security(("bearer" = [])))]
+#[post("/admin/prisons")]
+pub async fn create(
+    state: web::Data<AppState>,
+    principal: Principal,
+    body: Json<NewPrison>,
+) -> ApiResult<HttpResponse> {
+    principal.require_admin()?;
+    let body = body.into_inner();
+    let name = body.name.trim().to_owned();
+    let city = body.city.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(ApiError::invalid(
+            "invalid_value",
+            "name",
+            "name must have 1 to 200 characters",
+        ));
+    }
+    if city.is_empty() || city.chars().count() > 100 {
+        return Err(ApiError::invalid(
+            "invalid_value",
+            "city",
+            "city must have 1 to 100 characters",
+        ));
+    }
+    let tz = prisons::time_zone(&body.time_zone)?;
+    let prison = state
+        .write(move |conn| {
+            let prison = prisons::create_prison(conn, &name, &city, tz)?;
+            audit::record(
+                conn,
+                Some(principal.account_id),
+                "prison_created",
+                Some(Object::new("prison", &prison.id)),
+            )?;
+            Ok(prison)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(prison))
+}

@@ -1,0 +1,164 @@
+//! Builds the application: pool, migrations, optional demo data, routes, and the HTTP server.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::middleware::{DefaultHeaders, from_fn};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::{accounts, audit, auth, db, demo, families, health, openapi, prisons, telemetry};
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: AppState,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// Connects to the database, applies migrations, seeds demo data when asked, and binds.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let url = config.database_url();
+        let pool_size = config.db_pool_size;
+        let pool = web::block(move || -> anyhow::Result<db::DbPool> {
+            let pool = db::connect(&url, pool_size)?;
+            let mut conn = pool.get()?;
+            let applied = db::run_migrations(&mut conn)?;
+            if applied > 0 {
+                tracing::info!(applied, "database migrations applied");
+            }
+            Ok(pool)
+        })
+        .await??;
+        let state = AppState {
+            pool,
+            config: Arc::new(config),
+        };
+        if state.config.demo {
+            let pool = state.pool.clone();
+            web::block(move || {
+                let mut conn = pool.get()?;
+                demo::seed(&mut conn)
+            })
+            .await??;
+        }
+        let listener = TcpListener::bind((state.config.host.as_str(), state.config.port))?;
+        let port = listener.local_addr()?.port();
+        let server = run(listener, state.clone())?;
+        Ok(Self {
+            port,
+            server,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Stops the server from elsewhere (tests, signal handlers).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
+    let workers = state.config.workers;
+    let data = web::Data::new(state);
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(web::PathConfig::default().error_handler(|err, _| {
+                ApiError::bad_request("invalid_id", format!("a path segment is not valid: {err}"))
+                    .into()
+            }))
+            .app_data(web::QueryConfig::default().error_handler(|err, _| {
+                ApiError::bad_request(
+                    "invalid_query",
+                    format!("the query string is not valid: {err}"),
+                )
+                .into()
+            }))
+            .wrap(
+                DefaultHeaders::new()
+                    .add(("X-Content-Type-Options", "nosniff"))
+                    .add(("Referrer-Policy", "no-referrer"))
+                    .add(("Cache-Control", "no-store")),
+            )
+            .wrap(from_fn(telemetry::request_span))
+            .service(health::health)
+            .service(health::ready)
+            .service(openapi::openapi_json)
+            .service(api_v1())
+            .default_service(web::to(no_route))
+    })
+    .listen(listener)?;
+    if let Some(workers) = workers {
+        server = server.workers(workers);
+    }
+    Ok(server.run())
+}
+
+fn api_v1() -> actix_web::Scope {
+    web::scope("/api/v1")
+        .service(auth::api::login)
+        .service(auth::api::logout)
+        .service(auth::api::enrol)
+        .service(auth::api::me)
+        .service(auth::api::my_devices)
+        .service(auth::api::revoke_device)
+        .service(families::api::list)
+        .service(families::api::create)
+        .service(families::api::get_one)
+        .service(families::api::add_member)
+        .service(families::api::link_detainee)
+        .service(families::api::create_enrolment_code)
+        .service(prisons::api::list)
+        .service(prisons::api::get_one)
+        .service(prisons::api::create)
+        .service(accounts::api::list)
+        .service(accounts::api::create)
+        .service(accounts::api::get_one)
+        .service(accounts::api::update)
+        .service(accounts::api::grant_role)
+        .service(accounts::api::revoke_role)
+        .service(accounts::api::assign_caseload)
+        .service(accounts::api::unassign_caseload)
+        .service(audit::api::list_audit)
+}
+
+/// Unmatched requests: a path that exists with another method is a 405, anything else a 404.
+async fn no_route(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    if req.resource_map().has_resource(req.path()) {
+        return Ok(
+            HttpResponse::MethodNotAllowed().json(reguide_protocol::ErrorBody {
+                error: "method_not_allowed".into(),
+                message: format!("{} is not allowed here", req.method()),
+                field: None,
+            }),
+        );
+    }
+    Err(ApiError::not_found(
+        "not_found",
+        "there is nothing at this address",
+    ))
+}

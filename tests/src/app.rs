@@ -1,0 +1,246 @@
+//! [`TestApp`]: the real server on a free port, a fresh database, and an HTTP client.
+
+use reguide_protocol::api::{Me, TokenResponse};
+use reguide_server::config::Config;
+use reguide_server::startup::Application;
+use reqwest::{Method, Response};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tokio::task::JoinHandle;
+
+use crate::database::{PgTestDatabase, execute_sql};
+use crate::demo::{DEMO_PASSWORD, DemoUser};
+use crate::expect_json;
+
+/// Which database the server under test runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A running server and what it needs to keep running; dropping it stops the server and removes
+/// its database.
+#[derive(Debug)]
+pub struct TestApp {
+    pub backend: Backend,
+    /// `http://127.0.0.1:<port>`.
+    pub address: String,
+    pub port: u16,
+    /// A client without cookies or redirects, so every request says exactly what it sends.
+    pub client: reqwest::Client,
+    database_url: String,
+    /// What the server was started with, for [`TestApp::restart`].
+    config: Config,
+    server: JoinHandle<std::io::Result<()>>,
+    // Kept alive for the lifetime of the app; dropped (removed) after the server task.
+    _data_dir: TempDir,
+    _postgres: Option<PgTestDatabase>,
+}
+
+impl TestApp {
+    /// A server seeded with the demo data: what most tests need.
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// A server on an empty database (migrations only).
+    pub async fn spawn_empty(backend: Backend) -> Self {
+        Self::spawn_with(backend, |config| config.demo = false).await
+    }
+
+    /// A server with the demo data and the test configuration, changed by `tweak` before start.
+    ///
+    /// Panics when the server cannot start: in a test that is a failure, not something to
+    /// handle. Callers of the PostgreSQL backend check [`crate::require_postgres`] first (the
+    /// [`crate::both_backends!`] macro does).
+    pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Self {
+        let data_dir = tempfile::tempdir().expect("create a temporary data folder");
+        let postgres = match backend {
+            Backend::Postgres => Some(PgTestDatabase::create()),
+            Backend::Sqlite => None,
+        };
+        let database_url = match &postgres {
+            Some(db) => db.url().to_owned(),
+            None => format!("sqlite://{}", data_dir.path().join("reguide.db").display()),
+        };
+
+        let mut config = Config {
+            host: "127.0.0.1".into(),
+            port: 0,
+            data_dir: data_dir.path().to_path_buf(),
+            database_url: Some(SecretString::from(database_url.clone())),
+            // Small: two backends × parallel tests must stay under PostgreSQL's 100 connections.
+            db_pool_size: 4,
+            workers: Some(2),
+            log_level: std::env::var("TEST_LOG").unwrap_or_else(|_| "warn".into()),
+            demo: true,
+            ..Config::default()
+        };
+        // The throttle's slow-down would only make the suite slower; its counting is still on.
+        config.auth.failure_delay_ms = 0;
+        tweak(&mut config);
+        let (port, server) = start(backend, config.clone()).await;
+
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(std::time::Duration::from_secs(60))
+            .build()
+            .expect("build the HTTP client");
+
+        Self {
+            backend,
+            address: format!("http://127.0.0.1:{port}"),
+            port,
+            client,
+            database_url,
+            config,
+            server,
+            _data_dir: data_dir,
+            _postgres: postgres,
+        }
+    }
+
+    /// Stops the server and starts a new one on the same database and configuration (on a new
+    /// port): what an upgrade or a crash and restart does.
+    pub async fn restart(&mut self) {
+        self.server.abort();
+        let (port, server) = start(self.backend, self.config.clone()).await;
+        self.port = port;
+        self.address = format!("http://127.0.0.1:{port}");
+        self.server = server;
+    }
+
+    /// The absolute URL of `path` (which starts with `/`).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// Sends a request, with a bearer token and a JSON body when given.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Response {
+        let mut request = self.client.request(method.clone(), self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: no response: {e}"))
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        self.request(Method::GET, path, token, None).await
+    }
+
+    pub async fn post_json(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
+        self.request(Method::POST, path, token, Some(body)).await
+    }
+
+    /// A POST without a body, for actions such as logout or creating an enrolment code.
+    pub async fn post_empty(&self, path: &str, token: Option<&str>) -> Response {
+        self.request(Method::POST, path, token, None).await
+    }
+
+    pub async fn patch_json(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
+        self.request(Method::PATCH, path, token, Some(body)).await
+    }
+
+    /// A PUT without a body, as for caseload assignment.
+    pub async fn put(&self, path: &str, token: Option<&str>) -> Response {
+        self.request(Method::PUT, path, token, None).await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Response {
+        self.request(Method::DELETE, path, token, None).await
+    }
+
+    /// Sends raw bytes with the given content type, for tests of malformed input.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> Response {
+        let mut request = self
+            .client
+            .post(self.url(path))
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {path}: no response: {e}"))
+    }
+
+    /// `POST /api/v1/auth/login`; an error carries the status and body of a refusal.
+    pub async fn login(&self, email: &str, password: &str) -> anyhow::Result<TokenResponse> {
+        let resp = self
+            .post_json(
+                "/api/v1/auth/login",
+                None,
+                &json!({ "email": email, "password": password }),
+            )
+            .await;
+        let status = resp.status();
+        let body = resp.text().await?;
+        if status != reqwest::StatusCode::OK {
+            anyhow::bail!("login as {email} refused: {status} {body}");
+        }
+        Ok(serde_json::from_str(&body)?)
+    }
+
+    /// Signs a demo account in and returns its bearer token.
+    pub async fn login_as(&self, user: DemoUser) -> String {
+        self.login(user.email(), DEMO_PASSWORD)
+            .await
+            .unwrap_or_else(|e| panic!("{e:#}"))
+            .token
+    }
+
+    /// `GET /api/v1/me` for a token that must be valid.
+    pub async fn me(&self, token: &str) -> Me {
+        expect_json(self.get("/api/v1/me", Some(token)).await, 200).await
+    }
+
+    /// Runs one SQL statement directly on the server's database and returns the rows changed.
+    /// Only for states no API call can produce (an expired enrolment code, say).
+    pub fn execute_sql(&self, sql: &str) -> usize {
+        execute_sql(&self.database_url, sql)
+    }
+
+    /// Fails unless the server still answers `/health`: used after hostile input.
+    pub async fn assert_healthy(&self) {
+        let resp = self.get("/health", None).await;
+        assert_eq!(resp.status(), 200, "the server stopped answering /health");
+    }
+}
+
+/// Builds the application (migrations, demo data) and serves it in the background.
+async fn start(backend: Backend, config: Config) -> (u16, JoinHandle<std::io::Result<()>>) {
+    let application = Application::build(config)
+        .await
+        .unwrap_or_else(|e| panic!("start the server on {backend:?}: {e:#}"));
+    let port = application.port();
+    (port, tokio::spawn(application.run_until_stopped()))
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Stop accepting requests before the database goes away underneath the server.
+        self.server.abort();
+    }
+}
