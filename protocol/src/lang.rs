@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// A language a person prefers. Dutch, French and German are Belgium's official languages;
 /// English and Arabic are spoken by many families of returnees.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Language {

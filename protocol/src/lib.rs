@@ -7,9 +7,11 @@
 
 pub mod api;
 pub mod error;
+pub mod family_days;
 pub mod ids;
 pub mod lang;
 pub mod roles;
+pub mod visits;
 
 pub use error::ErrorBody;
 pub use ids::*;

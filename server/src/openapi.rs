@@ -31,7 +31,6 @@ use crate::{accounts, audit, auth, families, health, prisons};
         families::api::link_detainee,
         families::api::create_enrolment_code,
         prisons::api::list,
-        prisons::api::get_one,
         prisons::api::create,
         accounts::api::list,
         accounts::api::create,
@@ -67,7 +66,15 @@ impl Modify for BearerAuth {
     }
 }
 
+/// The whole document: the core paths plus each domain's own.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.merge(crate::visits::api::VisitsDoc::openapi());
+    doc.merge(crate::family_days::api::FamilyDaysDoc::openapi());
+    doc
+}
+
 #[get("/api/openapi.json")]
 pub async fn openapi_json() -> HttpResponse {
-    HttpResponse::Ok().json(ApiDoc::openapi())
+    HttpResponse::Ok().json(document())
 }

@@ -10,12 +10,16 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::{accounts, audit, auth, db, demo, families, health, openapi, prisons, telemetry};
+use crate::{
+    accounts, audit, auth, db, demo, families, family_days, health, openapi, prisons, telemetry,
+    visits,
+};
 
 pub struct Application {
     port: u16,
     server: Server,
     state: AppState,
+    sweeper: tokio::task::JoinHandle<()>,
 }
 
 impl std::fmt::Debug for Application {
@@ -56,10 +60,12 @@ impl Application {
         let listener = TcpListener::bind((state.config.host.as_str(), state.config.port))?;
         let port = listener.local_addr()?.port();
         let server = run(listener, state.clone())?;
+        let sweeper = tokio::spawn(sweep_forever(state.clone()));
         Ok(Self {
             port,
             server,
             state,
+            sweeper,
         })
     }
 
@@ -77,7 +83,23 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        self.sweeper.abort();
+        result
+    }
+}
+
+/// Time-driven work: offers of the visit waiting list that ran out pass to the next family.
+/// Each run is one short transaction; several instances sweeping at once is harmless.
+async fn sweep_forever(state: AppState) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        match state.write(visits::waitlist::sweep).await {
+            Ok(0) => {}
+            Ok(expired) => tracing::info!(expired, "waiting-list offers expired"),
+            Err(error) => tracing::warn!(error = %error, "waiting-list sweep failed"),
+        }
     }
 }
 
@@ -133,7 +155,6 @@ fn api_v1() -> actix_web::Scope {
         .service(families::api::link_detainee)
         .service(families::api::create_enrolment_code)
         .service(prisons::api::list)
-        .service(prisons::api::get_one)
         .service(prisons::api::create)
         .service(accounts::api::list)
         .service(accounts::api::create)
@@ -144,6 +165,8 @@ fn api_v1() -> actix_web::Scope {
         .service(accounts::api::assign_caseload)
         .service(accounts::api::unassign_caseload)
         .service(audit::api::list_audit)
+        .configure(visits::api::configure)
+        .configure(family_days::api::configure)
 }
 
 /// Unmatched requests: a path that exists with another method is a 405, anything else a 404.

@@ -216,6 +216,11 @@ impl TestApp {
         expect_json(self.get("/api/v1/me", Some(token)).await, 200).await
     }
 
+    /// The URL of the server's database, for tests that use the server's library on it.
+    pub fn database_url(&self) -> &str {
+        &self.database_url
+    }
+
     /// Runs one SQL statement directly on the server's database and returns the rows changed.
     /// Only for states no API call can produce (an expired enrolment code, say).
     pub fn execute_sql(&self, sql: &str) -> usize {

@@ -25,6 +25,7 @@ mod app;
 mod assertions;
 mod database;
 mod demo;
+pub mod visits;
 
 pub use app::{Backend, TestApp};
 pub use assertions::{assert_error, expect_json, expect_status};

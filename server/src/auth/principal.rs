@@ -130,25 +130,37 @@ pub fn load_principal(conn: &mut DbConn, token: &str) -> ApiResult<Option<Princi
         }
     }
     let account = parse_id::<AccountId>(&account_id)?;
-    Ok(Some(Principal {
-        account_id: account,
-        token_id,
-        device_id: device_id.as_deref().map(parse_id).transpose()?,
-        grants: load_grants(conn, account)?,
-        memberships: family_members::table
+    let grants = load_grants(conn, account)?;
+    // Memberships and caseloads matter only to those roles: most calls skip the queries.
+    let memberships = if grants.iter().any(|g| g.role == Role::FamilyMember) {
+        family_members::table
             .filter(family_members::account_id.eq(account.to_string()))
             .select((family_members::family_id, family_members::id))
             .load::<(String, String)>(conn)?
             .into_iter()
             .map(|(f, m)| Ok((parse_id(&f)?, parse_id(&m)?)))
-            .collect::<ApiResult<_>>()?,
-        caseload: caseloads::table
+            .collect::<ApiResult<_>>()?
+    } else {
+        Vec::new()
+    };
+    let caseload = if grants.iter().any(|g| g.role == Role::SocialWorker) {
+        caseloads::table
             .filter(caseloads::account_id.eq(account.to_string()))
             .select(caseloads::family_id)
             .load::<String>(conn)?
             .iter()
             .map(|f| parse_id(f))
-            .collect::<ApiResult<_>>()?,
+            .collect::<ApiResult<_>>()?
+    } else {
+        Vec::new()
+    };
+    Ok(Some(Principal {
+        account_id: account,
+        token_id,
+        device_id: device_id.as_deref().map(parse_id).transpose()?,
+        grants,
+        memberships,
+        caseload,
     }))
 }
 

@@ -15,7 +15,7 @@ use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-pub use time::{now, to_utc};
+pub use time::{now, to_naive, to_utc};
 
 /// A connection to either backend.
 #[derive(diesel::MultiConnection)]

@@ -15,6 +15,13 @@ diesel::table! {
         city -> Text,
         time_zone -> Text,
         created_at -> Timestamp,
+        address -> Text,
+        languages -> Text,
+        contact_phone -> Nullable<Text>,
+        contact_email -> Nullable<Text>,
+        arrival_advice -> Text,
+        what_to_bring -> Text,
+        accessibility -> Text,
     }
 }
 
@@ -148,7 +155,202 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    visit_rules (prison_id, visit_type) {
+        prison_id -> Text,
+        visit_type -> Text,
+        min_notice_hours -> Integer,
+        max_days_ahead -> Integer,
+        max_visitors -> Integer,
+        max_adults -> Integer,
+        max_children -> Integer,
+        adult_from_age -> Integer,
+        auto_confirm -> Bool,
+        cancel_cutoff_hours -> Integer,
+    }
+}
+
+diesel::table! {
+    session_templates (id) {
+        id -> Text,
+        prison_id -> Text,
+        weekday -> Integer,
+        starts_at -> Text,
+        ends_at -> Text,
+        every_weeks -> Integer,
+        valid_from -> Date,
+        valid_to -> Nullable<Date>,
+        room -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    session_capacities (template_id, visit_type) {
+        template_id -> Text,
+        visit_type -> Text,
+        capacity -> Integer,
+    }
+}
+
+diesel::table! {
+    blocked_dates (id) {
+        id -> Text,
+        prison_id -> Text,
+        date -> Date,
+        template_id -> Nullable<Text>,
+        reason -> Text,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    visit_slots (id) {
+        id -> Text,
+        prison_id -> Text,
+        template_id -> Text,
+        date -> Date,
+        visit_type -> Text,
+        capacity -> Integer,
+        booked -> Integer,
+    }
+}
+
+diesel::table! {
+    visitor_approvals (detainee_id, member_id) {
+        detainee_id -> Text,
+        member_id -> Text,
+        status -> Text,
+        basis -> Text,
+        decided_by -> Nullable<Text>,
+        decided_at -> Nullable<Timestamp>,
+        note -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    visit_requests (id) {
+        id -> Text,
+        reference -> Text,
+        family_id -> Text,
+        detainee_id -> Text,
+        prison_id -> Text,
+        visit_type -> Text,
+        status -> Text,
+        channel -> Text,
+        support_needs -> Text,
+        support_note -> Nullable<Text>,
+        slot_id -> Nullable<Text>,
+        decline_reason -> Nullable<Text>,
+        decline_note -> Nullable<Text>,
+        cancel_reason -> Nullable<Text>,
+        flagged -> Bool,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    visit_request_preferences (request_id, rank) {
+        request_id -> Text,
+        rank -> Integer,
+        template_id -> Text,
+        date -> Date,
+    }
+}
+
+diesel::table! {
+    visit_request_visitors (request_id, member_id) {
+        request_id -> Text,
+        member_id -> Text,
+    }
+}
+
+diesel::table! {
+    visit_events (id) {
+        id -> Text,
+        request_id -> Text,
+        seq -> Integer,
+        at -> Timestamp,
+        actor_account_id -> Nullable<Text>,
+        kind -> Text,
+        detail -> Text,
+    }
+}
+
+diesel::table! {
+    visit_waitlist (id) {
+        id -> Text,
+        slot_key -> Text,
+        prison_id -> Text,
+        template_id -> Text,
+        date -> Date,
+        visit_type -> Text,
+        family_id -> Text,
+        detainee_id -> Text,
+        visitors -> Text,
+        status -> Text,
+        offer_expires_at -> Nullable<Timestamp>,
+        request_id -> Nullable<Text>,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    family_days (id) {
+        id -> Text,
+        prison_id -> Text,
+        title -> Text,
+        date -> Date,
+        starts_at -> Text,
+        ends_at -> Text,
+        programme -> Text,
+        capacity_families -> Integer,
+        capacity_people -> Integer,
+        registered_families -> Integer,
+        registered_people -> Integer,
+        min_child_age -> Integer,
+        max_child_age -> Integer,
+        registration_deadline -> Timestamp,
+        cancelled -> Bool,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    family_day_registrations (id) {
+        id -> Text,
+        family_day_id -> Text,
+        family_id -> Text,
+        adults -> Integer,
+        children -> Integer,
+        status -> Text,
+        note -> Nullable<Text>,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(family_members -> families (family_id));
+diesel::joinable!(visit_rules -> prisons (prison_id));
+diesel::joinable!(session_templates -> prisons (prison_id));
+diesel::joinable!(session_capacities -> session_templates (template_id));
+diesel::joinable!(visit_requests -> families (family_id));
+diesel::joinable!(visit_requests -> detainees (detainee_id));
+diesel::joinable!(visit_requests -> visit_slots (slot_id));
+diesel::joinable!(visit_request_preferences -> visit_requests (request_id));
+diesel::joinable!(visit_request_visitors -> visit_requests (request_id));
+diesel::joinable!(visit_request_visitors -> family_members (member_id));
+diesel::joinable!(visit_events -> visit_requests (request_id));
+diesel::joinable!(visitor_approvals -> family_members (member_id));
+diesel::joinable!(family_day_registrations -> family_days (family_day_id));
+diesel::joinable!(family_day_registrations -> families (family_id));
+diesel::joinable!(family_days -> prisons (prison_id));
 diesel::joinable!(detainees -> prisons (prison_id));
 diesel::joinable!(family_detainees -> families (family_id));
 diesel::joinable!(family_detainees -> detainees (detainee_id));
@@ -174,4 +376,17 @@ diesel::allow_tables_to_appear_in_same_query!(
     enrolment_codes,
     login_throttle,
     audit_log,
+    visit_rules,
+    session_templates,
+    session_capacities,
+    blocked_dates,
+    visit_slots,
+    visitor_approvals,
+    visit_requests,
+    visit_request_preferences,
+    visit_request_visitors,
+    visit_events,
+    visit_waitlist,
+    family_days,
+    family_day_registrations,
 );

@@ -1,9 +1,7 @@
 //! `/api/v1/prisons…` for everyone signed in, and `/api/v1/admin/prisons` for administrators.
 
 use actix_web::{HttpResponse, get, post, web};
-use reguide_protocol::PrisonId;
 use reguide_protocol::api::{NewPrison, Prison};
-use uuid::Uuid;
 
 use crate::audit::{self, Object};
 use crate::auth::principal::Principal;
@@ -21,21 +19,6 @@ type Err = reguide_protocol::ErrorBody;
 pub async fn list(state: web::Data<AppState>, _principal: Principal) -> ApiResult<HttpResponse> {
     let list = state.db(prisons::list_prisons).await?;
     Ok(HttpResponse::Ok().json(list))
-}
-
-#[utoipa::path(get, path = "/api/v1/prisons/{prison_id}", tag = "prisons",
-    params(("prison_id" = Uuid, Path)),
-    responses((status = 200, body = Prison), (status = 401, body = Err), (status = 404, body = Err)),
-    security(("bearer" = [])))]
-#[get("/prisons/{prison_id}")]
-pub async fn get_one(
-    state: web::Data<AppState>,
-    _principal: Principal,
-    path: web::Path<Uuid>,
-) -> ApiResult<HttpResponse> {
-    let id = PrisonId(path.into_inner());
-    let prison = state.db(move |conn| prisons::load_prison(conn, id)).await?;
-    Ok(HttpResponse::Ok().json(prison))
 }
 
 #[utoipa::path(post, path = "/api/v1/admin/prisons", tag = "admin", request_body = NewPrison,

@@ -18,6 +18,8 @@ use crate::error::ApiError;
 use crate::families::{self, MemberInput};
 use crate::prisons;
 
+mod visits_demo;
+
 pub const DEMO_PASSWORD: &str = "reguide-demo";
 
 /// The demo accounts, as printed at start and listed in the README.
@@ -191,6 +193,8 @@ fn insert_demo(conn: &mut DbConn, hash: &str) -> Result<(), ApiError> {
 
     accounts::assign_caseload(conn, social, benali)?;
     accounts::assign_caseload(conn, social, janssens)?;
+
+    visits_demo::seed(conn, &[haren.id, brugge.id, lantin.id], social)?;
 
     diesel::insert_into(instance_meta::table)
         .values((instance_meta::key.eq(MARKER), instance_meta::value.eq("1")))
