@@ -12,6 +12,7 @@ pub mod family_days;
 pub mod ids;
 pub mod lang;
 pub mod roles;
+pub mod sync;
 pub mod visits;
 
 pub use error::ErrorBody;

@@ -29,6 +29,13 @@ pub enum ApiError {
     /// 403: signed in, but this role or scope may not do this.
     #[error("{0}")]
     Forbidden(Cow<'static, str>),
+    /// 403 with its own code (and, for a write-policy violation, the path in `field`).
+    #[error("{message}")]
+    Refused {
+        code: &'static str,
+        field: Option<String>,
+        message: Cow<'static, str>,
+    },
     /// 404: the named thing does not exist or is not visible to the caller.
     #[error("{message}")]
     NotFound {
@@ -47,6 +54,9 @@ pub enum ApiError {
     /// 415.
     #[error("send the body as application/json")]
     UnsupportedMediaType,
+    /// 415, for endpoints whose body is not JSON.
+    #[error("send the body as {expected}")]
+    UnsupportedMediaTypeOf { expected: &'static str },
     /// 429: too many failed attempts; try again after `retry_after_secs`.
     #[error("too many failed attempts; try again later")]
     TooManyAttempts { retry_after_secs: u64 },
@@ -93,6 +103,15 @@ impl ApiError {
         }
     }
 
+    /// 403 with a code of its own, e.g. `device_required`.
+    pub fn refused(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::Refused {
+            code,
+            field: None,
+            message: message.into(),
+        }
+    }
+
     pub fn forbidden() -> Self {
         Self::Forbidden("your role does not allow this".into())
     }
@@ -105,13 +124,16 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Invalid { code, .. }
+            | Self::Refused { code, .. }
             | Self::NotFound { code, .. }
             | Self::Conflict { code, .. } => code,
             Self::Unauthenticated => "unauthenticated",
             Self::InvalidCredentials => "invalid_credentials",
             Self::Forbidden(_) => "forbidden",
             Self::PayloadTooLarge { .. } => "payload_too_large",
-            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::UnsupportedMediaType | Self::UnsupportedMediaTypeOf { .. } => {
+                "unsupported_media_type"
+            }
             Self::TooManyAttempts { .. } => "too_many_attempts",
             Self::Unavailable(_) => "service_unavailable",
             Self::Internal(_) => "internal_error",
@@ -124,6 +146,7 @@ impl ApiError {
             message: self.to_string(),
             field: match self {
                 Self::Invalid { field, .. } => field.as_ref().map(|f| f.to_string()),
+                Self::Refused { field, .. } => field.clone(),
                 _ => None,
             },
         }
@@ -135,11 +158,13 @@ impl ResponseError for ApiError {
         match self {
             Self::Invalid { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthenticated | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::Refused { .. } => StatusCode::FORBIDDEN,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::UnsupportedMediaType | Self::UnsupportedMediaTypeOf { .. } => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
             Self::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

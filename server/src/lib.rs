@@ -20,5 +20,6 @@ pub mod openapi;
 pub mod prisons;
 pub mod startup;
 pub mod state;
+pub mod sync;
 pub mod telemetry;
 pub mod visits;

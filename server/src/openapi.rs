@@ -71,6 +71,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(crate::visits::api::VisitsDoc::openapi());
     doc.merge(crate::family_days::api::FamilyDaysDoc::openapi());
+    doc.merge(crate::sync::api::SyncDoc::openapi());
     doc
 }
 

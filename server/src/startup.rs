@@ -11,8 +11,8 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::{
-    accounts, audit, auth, db, demo, families, family_days, health, openapi, prisons, telemetry,
-    visits,
+    accounts, audit, auth, db, demo, families, family_days, health, openapi, prisons, sync,
+    telemetry, visits,
 };
 
 pub struct Application {
@@ -167,6 +167,7 @@ fn api_v1() -> actix_web::Scope {
         .service(audit::api::list_audit)
         .configure(visits::api::configure)
         .configure(family_days::api::configure)
+        .configure(sync::api::configure)
 }
 
 /// Unmatched requests: a path that exists with another method is a 405, anything else a 404.

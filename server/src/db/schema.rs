@@ -336,6 +336,25 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    family_documents (family_id) {
+        family_id -> Text,
+        snapshot -> Binary,
+        snapshot_heads -> Text,
+        increments_bytes -> BigInt,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    family_document_increments (id) {
+        id -> BigInt,
+        family_id -> Text,
+        bytes -> Binary,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(family_members -> families (family_id));
 diesel::joinable!(visit_rules -> prisons (prison_id));
 diesel::joinable!(session_templates -> prisons (prison_id));
@@ -360,6 +379,8 @@ diesel::joinable!(devices -> accounts (account_id));
 diesel::joinable!(api_tokens -> accounts (account_id));
 diesel::joinable!(api_tokens -> devices (device_id));
 diesel::joinable!(enrolment_codes -> family_members (member_id));
+diesel::joinable!(family_documents -> families (family_id));
+diesel::joinable!(family_document_increments -> family_documents (family_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     instance_meta,
@@ -389,4 +410,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     visit_waitlist,
     family_days,
     family_day_registrations,
+    family_documents,
+    family_document_increments,
 );

@@ -13,6 +13,7 @@ mod enrolment;
 mod family_days;
 mod health;
 mod migrations;
+mod sync;
 mod visits_concurrency;
 mod visits_day;
 mod visits_matrix;

@@ -1,0 +1,2 @@
+DROP TABLE family_document_increments;
+DROP TABLE family_documents;

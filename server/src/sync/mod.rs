@@ -1,0 +1,180 @@
+//! Sync of family documents: `POST /api/v1/families/{family_id}/sync` (wire format in
+//! `reguide_protocol::sync`, specified in `docs/SYNC.md`).
+//!
+//! The server holds the authoritative copy of each family's Automerge document and never trusts
+//! a change from a device. One sync, inside one write transaction that holds the family's lock:
+//!
+//! 1. load the stored document (creating it on the family's first sync), upgrade it to the
+//!    current schema and bring its members up to date, as the server's actor;
+//! 2. apply the device's changes to a *copy*, under `catch_unwind` (Automerge panics on some
+//!    crafted inputs); refuse changes whose dependencies are missing instead of storing a
+//!    half-applied request;
+//! 3. check that every new change is by the device's own actor, then check the diff against the
+//!    family device write policy (`reguide_protocol::doc::policy`, the same code the phone runs
+//!    before it commits);
+//! 4. store what the copy added as one increment and answer with what the client lacks.
+//!
+//! Any refusal returns before step 4 and the transaction rolls back: a rejected request stores
+//! nothing. Loading changes the server already has is a no-op, so a retried request changes
+//! nothing. All Automerge work is CPU-bound and runs on the blocking pool with the transaction.
+//!
+//! Not yet here: projecting accepted changes (new visit requests…) into the relational domains.
+
+pub mod api;
+pub mod store;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use automerge::{
+    ActorId, Automerge, AutomergeError, ChangeHash, LoadOptions, OnPartialLoad, ReadDoc,
+};
+use diesel::prelude::*;
+use reguide_protocol::doc::{self, Writer};
+use reguide_protocol::sync::{ResponseKind, SyncRequest, SyncResponse, server_actor};
+use reguide_protocol::{DeviceId, FamilyId, MemberId};
+
+use crate::db::DbConn;
+use crate::db::schema::devices;
+use crate::error::{ApiError, ApiResult};
+
+/// Who is syncing: a device of a member of the family.
+#[derive(Clone, Copy, Debug)]
+pub struct Syncer {
+    pub family: FamilyId,
+    pub member: MemberId,
+    pub device: DeviceId,
+}
+
+fn internal(what: &str, e: impl std::fmt::Display) -> ApiError {
+    ApiError::internal(anyhow::anyhow!("{what}: {e}"))
+}
+
+/// The Automerge actor id enrolled for `device`.
+fn device_actor(conn: &mut DbConn, device: DeviceId) -> ApiResult<ActorId> {
+    let hex_id: Option<String> = devices::table
+        .find(device.to_string())
+        .filter(devices::revoked_at.is_null())
+        .select(devices::actor_id)
+        .first(conn)
+        .optional()?;
+    let hex_id = hex_id.ok_or_else(|| {
+        ApiError::refused("device_required", "this device is not enrolled (any more)")
+    })?;
+    let bytes = hex::decode(hex_id).map_err(|e| internal("a stored actor id", e))?;
+    Ok(ActorId::from(bytes))
+}
+
+/// Runs one sync; call inside a write transaction.
+pub fn sync(conn: &mut DbConn, who: Syncer, request: SyncRequest) -> ApiResult<SyncResponse> {
+    let actor = device_actor(conn, who.device)?;
+    let stored = store::lock_or_create(conn, who.family)?;
+
+    // The server's own changes first: they are stored with the device's, or not at all.
+    let mut base = stored.doc.fork().with_actor(server_actor());
+    doc::upgrade(&mut base).map_err(|e| internal("upgrading a family document", e))?;
+    store::put_members(conn, who.family, &mut base)?;
+
+    let client_knows_heads = !request.heads.is_empty()
+        && request
+            .heads
+            .iter()
+            .all(|h| base.get_change_meta_by_hash(h).is_some());
+
+    let mut copy = base.fork().with_actor(server_actor());
+    if !request.changes.is_empty() {
+        apply(&mut copy, &request.changes)?;
+    }
+    if !copy.get_missing_deps(&[]).is_empty() {
+        if request.heads.is_empty() || client_knows_heads {
+            return Err(ApiError::conflict(
+                "missing_dependencies",
+                "the changes depend on changes the server does not have: send your whole \
+                 document with no heads",
+            ));
+        }
+        // Recovery: the client's heads are unknown here (the server was restored from a backup,
+        // say). Its changes are set aside; it gets the whole document, merges, and syncs again.
+        store::save(conn, who.family, &stored, &base)?;
+        return respond(&base, ResponseKind::FullDocument, &[]);
+    }
+
+    validate(&base, &copy, &actor, who.member)?;
+    store::save(conn, who.family, &stored, &copy)?;
+
+    if client_knows_heads {
+        // What the client has now: the heads it sent and the changes it just sent.
+        let mut has: Vec<ChangeHash> = request.heads.clone();
+        has.extend(
+            copy.get_changes_meta(&base.get_heads())
+                .iter()
+                .map(|c| c.hash),
+        );
+        respond(&copy, ResponseKind::Changes, &has)
+    } else {
+        respond(&copy, ResponseKind::FullDocument, &[])
+    }
+}
+
+/// Loads `changes` into `copy`, turning errors and panics into `400 malformed_changes`.
+///
+/// `load_incremental` silently skips chunks it cannot parse (a partial load), so the bytes are
+/// first parsed strictly on their own: every chunk must be valid. Dependencies missing there
+/// are expected (the changes build on the server's document) and are checked after loading.
+fn apply(copy: &mut Automerge, changes: &[u8]) -> ApiResult<()> {
+    let malformed = |detail: String| {
+        ApiError::bad_request(
+            "malformed_changes",
+            format!("the changes are not valid Automerge data{detail}"),
+        )
+    };
+    let strict = LoadOptions::new().on_partial_load(OnPartialLoad::Error);
+    match catch_unwind(AssertUnwindSafe(|| {
+        Automerge::load_with_options(changes, strict).map(drop)
+    })) {
+        Ok(Ok(())) | Ok(Err(AutomergeError::MissingDeps)) => {}
+        Ok(Err(e)) => return Err(malformed(format!(": {e}"))),
+        Err(_) => return Err(malformed(String::new())),
+    }
+    match catch_unwind(AssertUnwindSafe(|| copy.load_incremental(changes))) {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(malformed(format!(": {e}"))),
+        Err(_) => Err(malformed(String::new())),
+    }
+}
+
+/// Authorship and write policy of everything `copy` has that `base` has not.
+fn validate(
+    base: &Automerge,
+    copy: &Automerge,
+    actor: &ActorId,
+    member: MemberId,
+) -> ApiResult<()> {
+    let verdict = catch_unwind(AssertUnwindSafe(|| {
+        doc::check_authorship(base, copy, actor)?;
+        doc::check_change(Writer::FamilyDevice { member_id: member }, base, copy)
+    }));
+    match verdict {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(violation)) => Err(ApiError::Refused {
+            code: violation.code,
+            field: (!violation.path.is_empty()).then(|| violation.path.clone()),
+            message: violation.message.into(),
+        }),
+        Err(_) => Err(ApiError::bad_request(
+            "malformed_changes",
+            "the changes could not be checked against the document",
+        )),
+    }
+}
+
+fn respond(doc: &Automerge, kind: ResponseKind, has: &[ChangeHash]) -> ApiResult<SyncResponse> {
+    let data = match kind {
+        ResponseKind::FullDocument => doc.save(),
+        ResponseKind::Changes => doc.save_after(has),
+    };
+    Ok(SyncResponse {
+        kind,
+        heads: doc.get_heads(),
+        data,
+    })
+}

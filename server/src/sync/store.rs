@@ -1,0 +1,216 @@
+//! Where family documents are kept: a compacted snapshot (`save()`) plus the increments that
+//! syncs appended since (`save_after(heads before the sync)`), so that a sync writes the few
+//! bytes it added instead of the whole document. When the increments grow past
+//! [`COMPACT_AFTER_BYTES`] or half the snapshot, the next sync writes a fresh snapshot and drops
+//! them.
+//!
+//! Every function here runs inside the caller's write transaction; [`lock_or_create`] takes the
+//! family's row lock first (PostgreSQL), so syncs of one family run one after the other, even
+//! across server instances, while other families go on in parallel.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use automerge::{Automerge, ChangeHash};
+use diesel::prelude::*;
+use reguide_protocol::FamilyId;
+use reguide_protocol::doc::{self, DocMember};
+use reguide_protocol::sync::server_actor;
+
+use crate::db::schema::{family_document_increments, family_documents, family_members};
+use crate::db::{DbConn, now};
+use crate::error::{ApiError, ApiResult};
+
+/// Increments are folded into a new snapshot past this total size…
+pub const COMPACT_AFTER_BYTES: i64 = 64 * 1024;
+/// …or past half the snapshot, but not for less than this (tiny documents would otherwise be
+/// rewritten on every sync).
+const COMPACT_MIN_BYTES: i64 = 4 * 1024;
+
+/// A family's document as stored, loaded for one sync.
+#[derive(Debug)]
+pub struct Stored {
+    /// The document, with the server's actor.
+    pub doc: Automerge,
+    /// Its heads as stored: new increments are `save_after` these.
+    pub heads: Vec<ChangeHash>,
+    snapshot_len: i64,
+    increments_bytes: i64,
+}
+
+fn internal(what: &str, e: impl std::fmt::Display) -> ApiError {
+    ApiError::internal(anyhow::anyhow!("{what}: {e}"))
+}
+
+fn heads_text(heads: &[ChangeHash]) -> String {
+    heads
+        .iter()
+        .map(|h| h.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Locks the family's document row for the rest of the transaction, creating the document
+/// first if the family has none yet, and loads it.
+pub fn lock_or_create(conn: &mut DbConn, family: FamilyId) -> ApiResult<Stored> {
+    if let Some(stored) = lock_and_load(conn, family)? {
+        return Ok(stored);
+    }
+    let mut created = doc::new_document(family, server_actor())
+        .map_err(|e| internal("creating a family document", e))?;
+    put_members(conn, family, &mut created)?;
+    let snapshot = created.save();
+    let row = (
+        family_documents::family_id.eq(family.to_string()),
+        family_documents::snapshot.eq(&snapshot),
+        family_documents::snapshot_heads.eq(heads_text(&created.get_heads())),
+        family_documents::increments_bytes.eq(0_i64),
+        family_documents::updated_at.eq(now()),
+    );
+    match conn {
+        // Two instances may create the same family's document at once: the second insert waits
+        // for the first to commit, then does nothing, and both go on with the stored row.
+        DbConn::Postgres(pg) => diesel::insert_into(family_documents::table)
+            .values(row)
+            .on_conflict_do_nothing()
+            .execute(pg)?,
+        // SQLite's write transactions are serialised: nobody can have inserted meanwhile.
+        DbConn::Sqlite(lite) => diesel::insert_into(family_documents::table)
+            .values(row)
+            .execute(lite)?,
+    };
+    lock_and_load(conn, family)?
+        .ok_or_else(|| internal("family document", "missing right after its creation"))
+}
+
+fn lock_and_load(conn: &mut DbConn, family: FamilyId) -> ApiResult<Option<Stored>> {
+    let id = family.to_string();
+    let query = family_documents::table.find(&id).select((
+        family_documents::snapshot,
+        family_documents::increments_bytes,
+    ));
+    let row: Option<(Vec<u8>, i64)> = match conn {
+        DbConn::Postgres(pg) => query.for_update().first(pg).optional()?,
+        DbConn::Sqlite(lite) => query.first(lite).optional()?,
+    };
+    let Some((snapshot, increments_bytes)) = row else {
+        return Ok(None);
+    };
+    let increments: Vec<Vec<u8>> = family_document_increments::table
+        .filter(family_document_increments::family_id.eq(&id))
+        .order(family_document_increments::id.asc())
+        .select(family_document_increments::bytes)
+        .load(conn)?;
+    let snapshot_len = i64::try_from(snapshot.len()).unwrap_or(i64::MAX);
+    // What is stored was validated before it was stored; a panic here would still be a bug of
+    // ours or of Automerge, and must not take the worker down.
+    let loaded = catch_unwind(AssertUnwindSafe(|| -> Result<Automerge, String> {
+        let mut doc = Automerge::load(&snapshot).map_err(|e| e.to_string())?;
+        for increment in &increments {
+            doc.load_incremental(increment).map_err(|e| e.to_string())?;
+        }
+        Ok(doc)
+    }));
+    let doc = match loaded {
+        Ok(Ok(doc)) => doc.with_actor(server_actor()),
+        Ok(Err(e)) => return Err(internal("loading a stored family document", e)),
+        Err(_) => return Err(internal("loading a stored family document", "panicked")),
+    };
+    Ok(Some(Stored {
+        heads: doc.get_heads(),
+        doc,
+        snapshot_len,
+        increments_bytes,
+    }))
+}
+
+/// Writes the family's members from the relational table into `doc`, as the server, in one
+/// change (none when they are up to date). Members are the server's: devices read them, and the
+/// write policy refuses changes by a member the document does not know.
+pub fn put_members(conn: &mut DbConn, family: FamilyId, doc: &mut Automerge) -> ApiResult<()> {
+    let rows: Vec<(String, String, String, String)> = family_members::table
+        .filter(family_members::family_id.eq(family.to_string()))
+        .order(family_members::created_at.asc())
+        .select((
+            family_members::id,
+            family_members::display_name,
+            family_members::relation,
+            family_members::preferred_language,
+        ))
+        .load(conn)?;
+    let mut members = Vec::with_capacity(rows.len());
+    for (id, display_name, relation, language) in rows {
+        let id = id.parse().map_err(|e| internal("a stored member id", e))?;
+        let language = reguide_protocol::Language::from_code(&language)
+            .ok_or_else(|| internal("a stored member language", "unknown code"))?;
+        members.push((
+            id,
+            DocMember {
+                display_name,
+                relation,
+                language,
+            },
+        ));
+    }
+    let mut tx = doc.transaction();
+    for (id, member) in &members {
+        if let Err(e) = doc::write::put_member(&mut tx, *id, member) {
+            tx.rollback();
+            return Err(internal("writing members into a family document", e));
+        }
+    }
+    tx.commit();
+    Ok(())
+}
+
+/// Stores what `doc` added to `stored`: one increment, or a new snapshot when the increments
+/// have grown enough. Nothing is written when nothing was added.
+pub fn save(
+    conn: &mut DbConn,
+    family: FamilyId,
+    stored: &Stored,
+    doc: &Automerge,
+) -> ApiResult<()> {
+    let mut heads = doc.get_heads();
+    let mut old = stored.heads.clone();
+    heads.sort();
+    old.sort();
+    if heads == old {
+        return Ok(());
+    }
+    let id = family.to_string();
+    let increment = doc.save_after(&stored.heads);
+    let len = i64::try_from(increment.len()).unwrap_or(i64::MAX);
+    let total = stored.increments_bytes.saturating_add(len);
+    let compact = total > COMPACT_AFTER_BYTES
+        || (total > COMPACT_MIN_BYTES && total > stored.snapshot_len / 2);
+    if compact {
+        let snapshot = doc.save();
+        diesel::delete(
+            family_document_increments::table.filter(family_document_increments::family_id.eq(&id)),
+        )
+        .execute(conn)?;
+        diesel::update(family_documents::table.find(&id))
+            .set((
+                family_documents::snapshot.eq(&snapshot),
+                family_documents::snapshot_heads.eq(heads_text(&heads)),
+                family_documents::increments_bytes.eq(0_i64),
+                family_documents::updated_at.eq(now()),
+            ))
+            .execute(conn)?;
+    } else {
+        diesel::insert_into(family_document_increments::table)
+            .values((
+                family_document_increments::family_id.eq(&id),
+                family_document_increments::bytes.eq(&increment),
+                family_document_increments::created_at.eq(now()),
+            ))
+            .execute(conn)?;
+        diesel::update(family_documents::table.find(&id))
+            .set((
+                family_documents::increments_bytes.eq(total),
+                family_documents::updated_at.eq(now()),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}

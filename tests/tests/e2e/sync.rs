@@ -1,0 +1,463 @@
+//! Sync of family documents: real devices (Automerge documents with their enrolled actor ids)
+//! against `POST /api/v1/families/{id}/sync`, on both backends. What is accepted, what is
+//! refused and that a refusal stores nothing, idempotence, recovery, and hostile input.
+
+use automerge::{ActorId, Automerge, ChangeHash};
+use reguide_tests::protocol::api::{EnrolmentCode, TokenResponse};
+use reguide_tests::protocol::doc::write::{self, EventList, NewDocVisitRequest};
+use reguide_tests::protocol::doc::{Author, Event, FamilyDoc, Writer};
+use reguide_tests::protocol::sync::{ResponseKind, SyncRequest, SyncResponse};
+use reguide_tests::protocol::visits::{SlotChoice, VisitType};
+use reguide_tests::protocol::{DetaineeId, FamilyId, MemberId, PrisonId};
+use reguide_tests::{DemoUser, TestApp, assert_error, both_backends, expect_json, member_named};
+use serde_json::json;
+
+const OCTET: &str = "application/octet-stream";
+
+fn sync_path(family: FamilyId) -> String {
+    format!("/api/v1/families/{family}/sync")
+}
+
+/// A phone: its token, its actor, its copy of the document and the server heads it last saw.
+struct Device {
+    token: String,
+    actor: ActorId,
+    member: MemberId,
+    family: FamilyId,
+    doc: Option<Automerge>,
+    server_heads: Vec<ChangeHash>,
+}
+
+/// Fatima signs in on a new device named `name`.
+async fn fatima_device(app: &TestApp, name: &str) -> Device {
+    let body = json!({
+        "email": DemoUser::FamilyMember.email(),
+        "password": reguide_tests::DEMO_PASSWORD,
+        "device_name": name,
+    });
+    let session: TokenResponse =
+        expect_json(app.post_json("/api/v1/auth/login", None, &body).await, 200).await;
+    let device = session.device.expect("a device is enrolled");
+    let me = app.me(&session.token).await;
+    let membership = me.member_of.first().expect("Fatima is a family member");
+    Device {
+        actor: ActorId::from(hex::decode(&device.actor_id).expect("hex actor id")),
+        token: session.token,
+        member: membership.member_id,
+        family: membership.family_id,
+        doc: None,
+        server_heads: Vec::new(),
+    }
+}
+
+impl Device {
+    /// The request this device would send now.
+    fn request(&self) -> Vec<u8> {
+        let changes = self
+            .doc
+            .as_ref()
+            .map(|doc| doc.save_after(&self.server_heads))
+            .unwrap_or_default();
+        SyncRequest {
+            heads: self.server_heads.clone(),
+            changes,
+        }
+        .encode()
+        .expect("encode")
+    }
+
+    /// Applies a successful response, as a client does.
+    fn absorb(&mut self, response: &SyncResponse) {
+        match response.kind {
+            ResponseKind::FullDocument => {
+                let mut fresh = Automerge::load(&response.data)
+                    .expect("full document loads")
+                    .with_actor(self.actor.clone());
+                if let Some(mut local) = self.doc.take() {
+                    fresh.merge(&mut local).expect("merge local changes");
+                }
+                self.doc = Some(fresh);
+            }
+            ResponseKind::Changes => {
+                self.doc
+                    .as_mut()
+                    .expect("changes come after a full document")
+                    .load_incremental(&response.data)
+                    .expect("changes load");
+            }
+        }
+        self.server_heads = response.heads.clone();
+    }
+
+    fn doc(&mut self) -> &mut Automerge {
+        self.doc.as_mut().expect("synced once")
+    }
+
+    fn read(&self) -> FamilyDoc {
+        FamilyDoc::read(self.doc.as_ref().expect("synced once")).expect("reads as FamilyDoc")
+    }
+
+    /// Opens a visit request through the policy-checked helper; returns its id.
+    fn request_visit(&mut self) -> String {
+        let member = self.member;
+        let writer = Writer::FamilyDevice { member_id: member };
+        write::checked(self.doc(), writer, |tx| {
+            let request = NewDocVisitRequest {
+                detainee_id: DetaineeId::new(),
+                prison_id: PrisonId::new(),
+                visit_type: VisitType::Table,
+                preferences: vec![SlotChoice {
+                    template_id: uuid::Uuid::new_v4(),
+                    date: chrono::NaiveDate::from_ymd_opt(2030, 1, 7).expect("date"),
+                }],
+                visitors: vec![member],
+                support_needs: vec![],
+                support_note: None,
+            };
+            write::request_visit(tx, member, request, 1_000)
+        })
+        .expect("a valid request")
+    }
+}
+
+async fn post_sync(
+    app: &TestApp,
+    family: FamilyId,
+    token: &str,
+    body: Vec<u8>,
+) -> reqwest::Response {
+    app.post_raw(&sync_path(family), Some(token), OCTET, body)
+        .await
+}
+
+/// Syncs `device`, expecting success.
+async fn sync(app: &TestApp, device: &mut Device) -> SyncResponse {
+    let resp = post_sync(app, device.family, &device.token, device.request()).await;
+    let status = resp.status();
+    let bytes = resp.bytes().await.expect("body");
+    assert_eq!(
+        status,
+        200,
+        "sync refused: {}",
+        String::from_utf8_lossy(&bytes)
+    );
+    let response = SyncResponse::decode(&bytes).expect("a valid response frame");
+    device.absorb(&response);
+    response
+}
+
+/// A device that has synced once, with the server's document.
+async fn synced_device(app: &TestApp, name: &str) -> Device {
+    let mut device = fatima_device(app, name).await;
+    let first = sync(app, &mut device).await;
+    assert_eq!(first.kind, ResponseKind::FullDocument);
+    device
+}
+
+/// The server's heads now, as a fresh client sees them.
+async fn server_heads(app: &TestApp, token: &str, family: FamilyId) -> Vec<ChangeHash> {
+    let body = SyncRequest {
+        heads: vec![],
+        changes: vec![],
+    }
+    .encode()
+    .expect("encode");
+    let resp = post_sync(app, family, token, body).await;
+    assert_eq!(resp.status(), 200);
+    let response = SyncResponse::decode(&resp.bytes().await.expect("body")).expect("frame");
+    let mut heads = response.heads;
+    heads.sort();
+    heads
+}
+
+both_backends! {
+    async fn a_new_device_gets_the_whole_document(app: TestApp) {
+        let demo = app.demo_data().await;
+        let device = synced_device(&app, "Phone").await;
+        assert_eq!(device.family, demo.family_a);
+        let doc = device.read();
+        assert_eq!(doc.family_id, demo.family_a);
+        let family = app.family(&device.token, demo.family_a).await;
+        let fatima = member_named(&family, "Fatima Benali");
+        assert_eq!(doc.members[&fatima.id.to_string()].display_name, "Fatima Benali");
+        assert_eq!(doc.members.len(), family.members.len(), "every member is in the document");
+    }
+
+    async fn a_change_reaches_another_device(app: TestApp) {
+        let mut phone = synced_device(&app, "Phone").await;
+        let mut tablet = synced_device(&app, "Tablet").await;
+        assert_ne!(phone.actor, tablet.actor, "each device has its own actor");
+
+        let request = phone.request_visit();
+        let pushed = sync(&app, &mut phone).await;
+        assert_eq!(pushed.kind, ResponseKind::Changes);
+        assert!(pushed.data.is_empty(), "nothing new for the phone: {} bytes", pushed.data.len());
+        let mut phone_heads = phone.doc().get_heads();
+        phone_heads.sort();
+        let mut answered = pushed.heads.clone();
+        answered.sort();
+        assert_eq!(answered, phone_heads, "the server now has exactly the phone's document");
+
+        let pulled = sync(&app, &mut tablet).await;
+        assert_eq!(pulled.kind, ResponseKind::Changes);
+        assert!(tablet.read().visit_requests.contains_key(&request));
+        assert_eq!(tablet.read(), phone.read());
+    }
+
+    async fn the_same_request_twice_changes_nothing(app: TestApp) {
+        let mut phone = synced_device(&app, "Phone").await;
+        phone.request_visit();
+        let body = phone.request();
+        let first = post_sync(&app, phone.family, &phone.token, body.clone()).await;
+        assert_eq!(first.status(), 200);
+        let first = SyncResponse::decode(&first.bytes().await.expect("body")).expect("frame");
+        let second = post_sync(&app, phone.family, &phone.token, body).await;
+        assert_eq!(second.status(), 200);
+        let second = SyncResponse::decode(&second.bytes().await.expect("body")).expect("frame");
+        assert_eq!(first.heads, second.heads, "the retry changed the server's document");
+
+        let mut tablet = synced_device(&app, "Tablet").await;
+        assert_eq!(tablet.read().visit_requests.len(), 1, "nothing duplicated");
+        sync(&app, &mut tablet).await;
+        let mut heads = tablet.doc().get_heads();
+        heads.sort();
+        let mut expected = second.heads.clone();
+        expected.sort();
+        assert_eq!(heads, expected);
+    }
+
+    async fn changes_by_another_actor_are_refused_and_not_stored(app: TestApp) {
+        let mut phone = synced_device(&app, "Phone").await;
+        let before = server_heads(&app, &phone.token, phone.family).await;
+        // A modified client writes with an actor id of its own choosing.
+        let forged = ActorId::random();
+        let doc = phone.doc().fork().with_actor(forged);
+        phone.doc = Some(doc);
+        phone.request_visit();
+        let resp = post_sync(&app, phone.family, &phone.token, phone.request()).await;
+        assert_error(resp, 403, "foreign_actor").await;
+        assert_eq!(server_heads(&app, &phone.token, phone.family).await, before);
+    }
+
+    async fn a_policy_violation_is_refused_with_its_path_and_not_stored(app: TestApp) {
+        let mut phone = synced_device(&app, "Phone").await;
+        let request = phone.request_visit();
+        sync(&app, &mut phone).await;
+        let before = server_heads(&app, &phone.token, phone.family).await;
+
+        // Confirming one's own visit is the server's job.
+        let member = phone.member;
+        let mut tx = phone.doc().transaction();
+        write::append_event(
+            &mut tx,
+            EventList::VisitRequest(&request),
+            &Event::new("confirmed", 2_000, Author::Member(member)),
+        )
+        .expect("append");
+        tx.commit();
+        let resp = post_sync(&app, phone.family, &phone.token, phone.request()).await;
+        let body = assert_error(resp, 403, "event_kind_not_allowed").await;
+        let field = body.field.expect("the path is named");
+        assert!(field.starts_with(&format!("visit_requests/{request}")), "{field}");
+        assert_eq!(server_heads(&app, &phone.token, phone.family).await, before);
+
+        // A server-only path.
+        let mut phone = synced_device(&app, "Tablet").await;
+        let mut tx = phone.doc().transaction();
+        automerge::transaction::Transactable::put(&mut tx, automerge::ROOT, "family_id", "x")
+            .expect("put");
+        tx.commit();
+        let resp = post_sync(&app, phone.family, &phone.token, phone.request()).await;
+        let body = assert_error(resp, 403, "server_only_path").await;
+        assert_eq!(body.field.as_deref(), Some("family_id"));
+        assert_eq!(server_heads(&app, &phone.token, phone.family).await, before);
+    }
+
+    async fn unknown_heads_get_the_whole_document(app: TestApp) {
+        let mut phone = synced_device(&app, "Phone").await;
+        let request = phone.request_visit();
+        // The phone believes in heads the server never had (a restored backup, say).
+        phone.server_heads = vec![ChangeHash([7; 32])];
+        let resp = sync(&app, &mut phone).await;
+        assert_eq!(resp.kind, ResponseKind::FullDocument);
+        // Its own change was set aside; one more round trip brings it in.
+        let again = sync(&app, &mut phone).await;
+        assert_eq!(again.kind, ResponseKind::Changes);
+        let tablet = synced_device(&app, "Tablet").await;
+        assert!(tablet.read().visit_requests.contains_key(&request));
+    }
+
+    async fn missing_dependencies_ask_for_the_whole_document(app: TestApp) {
+        let mut phone = synced_device(&app, "Phone").await;
+        let server_heads_now = phone.server_heads.clone();
+        phone.request_visit();
+        let first_heads = phone.doc().get_heads();
+        phone.request_visit();
+        // Only the second change, whose dependency the server lacks.
+        let changes = phone.doc().save_after(&first_heads);
+        let body = SyncRequest { heads: server_heads_now, changes }.encode().expect("encode");
+        let resp = post_sync(&app, phone.family, &phone.token, body).await;
+        assert_error(resp, 409, "missing_dependencies").await;
+        // The recovery: no heads, the whole document.
+        let whole = SyncRequest { heads: vec![], changes: phone.doc().save() }
+            .encode()
+            .expect("encode");
+        let resp = post_sync(&app, phone.family, &phone.token, whole).await;
+        assert_eq!(resp.status(), 200);
+        let tablet = synced_device(&app, "Tablet").await;
+        assert_eq!(tablet.read().visit_requests.len(), 2);
+    }
+
+    async fn malformed_input_gets_a_4xx_and_the_server_keeps_serving(app: TestApp) {
+        let phone = synced_device(&app, "Phone").await;
+        let (family, token) = (phone.family, phone.token.as_str());
+        let heads = phone.server_heads.clone();
+
+        let noise: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        for (body, code) in [
+            (noise.clone(), "malformed_sync_request"),
+            (vec![], "malformed_sync_request"),
+            (vec![1, 3, 0, 0], "malformed_sync_request"),
+            (vec![2, 0], "malformed_sync_request"),
+        ] {
+            assert_error(post_sync(&app, family, token, body).await, 400, code).await;
+        }
+        // A valid frame around bytes that are not Automerge, or a truncated change.
+        let mut frame = SyncRequest { heads: heads.clone(), changes: noise }.encode().expect("encode");
+        assert_error(post_sync(&app, family, token, frame.clone()).await, 400, "malformed_changes").await;
+        let mut other = Automerge::new();
+        let mut tx = other.transaction();
+        automerge::transaction::Transactable::put(&mut tx, automerge::ROOT, "hello", "world")
+            .expect("put");
+        tx.commit();
+        let saved = other.save();
+        frame = SyncRequest { heads: heads.clone(), changes: saved[..saved.len() - 5].to_vec() }
+            .encode()
+            .expect("encode");
+        let resp = post_sync(&app, family, token, frame).await;
+        assert_error(resp, 400, "malformed_changes").await;
+
+        // Valid Automerge, but another document and not our schema, by another actor…
+        frame = SyncRequest { heads: heads.clone(), changes: saved }.encode().expect("encode");
+        let resp = post_sync(&app, family, token, frame).await;
+        assert_error(resp, 403, "foreign_actor").await;
+        // …and by the device's own actor.
+        let mut own = Automerge::new().with_actor(phone.actor.clone());
+        let mut tx = own.transaction();
+        automerge::transaction::Transactable::put(&mut tx, automerge::ROOT, "hello", "world")
+            .expect("put");
+        tx.commit();
+        frame = SyncRequest { heads: vec![], changes: own.save() }.encode().expect("encode");
+        let resp = post_sync(&app, family, token, frame).await;
+        assert!(resp.status().is_client_error(), "got {}", resp.status());
+
+        // Wrong content type, too big.
+        let resp = app.post_raw(&sync_path(family), Some(token), "application/json", vec![1, 0]).await;
+        assert_error(resp, 415, "unsupported_media_type").await;
+        let huge = vec![0u8; 1024 * 1024 + 1];
+        assert_error(post_sync(&app, family, token, huge).await, 413, "payload_too_large").await;
+
+        app.assert_healthy().await;
+        // And the family still syncs.
+        let mut phone = phone;
+        phone.request_visit();
+        sync(&app, &mut phone).await;
+    }
+
+    async fn only_devices_of_the_family_may_sync(app: TestApp) {
+        let demo = app.demo_data().await;
+        let empty = SyncRequest { heads: vec![], changes: vec![] }.encode().expect("encode");
+
+        // Fatima's plain session token.
+        let session = app.login_as(DemoUser::FamilyMember).await;
+        let resp = post_sync(&app, demo.family_a, &session, empty.clone()).await;
+        assert_error(resp, 403, "device_required").await;
+
+        // A device of a member of another family: Els of family B enrols.
+        let social = app.login_as(DemoUser::SocialWorker).await;
+        let els = member_named(&app.family(&social, demo.family_b).await, "Els Janssens").id;
+        let path = format!("/api/v1/families/{}/members/{els}/enrolment-codes", demo.family_b);
+        let code: EnrolmentCode = expect_json(app.post_empty(&path, Some(&social)).await, 201).await;
+        let body = json!({ "code": code.code, "password": "a long enough secret", "device_name": "phone" });
+        let enrolled: reguide_tests::protocol::api::EnrolResponse =
+            expect_json(app.post_json("/api/v1/auth/enrol", None, &body).await, 200).await;
+        let els_token = enrolled.session.token;
+        let resp = post_sync(&app, demo.family_a, &els_token, empty.clone()).await;
+        assert_error(resp, 404, "family_not_found").await;
+        let resp = post_sync(&app, demo.family_b, &els_token, empty.clone()).await;
+        assert_eq!(resp.status(), 200, "Els syncs her own family");
+
+        // Staff, with or without a device.
+        for user in [DemoUser::Admin, DemoUser::SocialWorker, DemoUser::Coordinator] {
+            let token = app.login_as(user).await;
+            let resp = post_sync(&app, demo.family_a, &token, empty.clone()).await;
+            assert_error(resp, 403, "device_required").await;
+            let body = json!({ "email": user.email(), "password": reguide_tests::DEMO_PASSWORD, "device_name": "desk" });
+            let resp = app.post_json("/api/v1/auth/login", None, &body).await;
+            if resp.status() == 200 {
+                let session: TokenResponse = resp.json().await.expect("token");
+                let resp = post_sync(&app, demo.family_a, &session.token, empty.clone()).await;
+                let status = resp.status().as_u16();
+                assert!(status == 403 || status == 404, "{user:?} with a device got {status}");
+            }
+        }
+        // No token at all.
+        let resp = app.post_raw(&sync_path(demo.family_a), None, OCTET, empty).await;
+        assert_error(resp, 401, "unauthenticated").await;
+    }
+}
+
+both_backends! {
+    async fn members_added_later_reach_the_document(app: TestApp) {
+        let mut phone = synced_device(&app, "Phone").await;
+        let social = app.login_as(DemoUser::SocialWorker).await;
+        let body = json!({ "display_name": "Sara Benali", "relation": "sibling", "preferred_language": "fr" });
+        let path = format!("/api/v1/families/{}/members", phone.family);
+        let resp = app.post_json(&path, Some(&social), &body).await;
+        assert_eq!(resp.status(), 201);
+        let pulled = sync(&app, &mut phone).await;
+        assert_eq!(pulled.kind, ResponseKind::Changes);
+        assert!(
+            phone.read().members.values().any(|m| m.display_name == "Sara Benali"),
+            "the new member is in the document"
+        );
+        // Nothing new: the members are up to date and no empty change is written.
+        let again = sync(&app, &mut phone).await;
+        assert!(again.data.is_empty());
+        assert_eq!(again.heads, pulled.heads);
+    }
+
+    async fn concurrent_syncs_of_one_family_all_land(app: TestApp) {
+        let mut phones = Vec::new();
+        for name in ["One", "Two", "Three"] {
+            let mut phone = synced_device(&app, name).await;
+            phone.request_visit();
+            phones.push(phone);
+        }
+        let requests: Vec<_> = phones
+            .iter()
+            .map(|p| post_sync(&app, p.family, &p.token, p.request()))
+            .collect();
+        for resp in futures_util::future::join_all(requests).await {
+            assert_eq!(resp.status(), 200);
+        }
+        let reader = synced_device(&app, "Reader").await;
+        assert_eq!(reader.read().visit_requests.len(), 3, "every sync landed");
+    }
+
+    async fn a_long_history_survives_compaction(app: TestApp) {
+        let mut phone = synced_device(&app, "Phone").await;
+        for _ in 0..24 {
+            phone.request_visit();
+            let pushed = sync(&app, &mut phone).await;
+            assert_eq!(pushed.kind, ResponseKind::Changes);
+        }
+        // Counts the stored increments without changing them.
+        let increments =
+            app.execute_sql("UPDATE family_document_increments SET created_at = created_at");
+        assert!(increments < 24, "the increments were compacted ({increments} left)");
+        let reader = synced_device(&app, "Reader").await;
+        assert_eq!(reader.read().visit_requests.len(), 24);
+        assert_eq!(reader.read(), phone.read());
+    }
+}
