@@ -10,6 +10,8 @@
 use chrono_tz::Tz;
 use reguide_protocol::family_days::Registration;
 
+use crate::csv::{defuse, quote};
+
 /// The columns, in order.
 pub const HEADER: [&str; 9] = [
     "status",
@@ -57,43 +59,4 @@ fn push_row(out: &mut String, fields: impl IntoIterator<Item = String>) {
         out.push_str(&quote(&field));
     }
     out.push_str("\r\n");
-}
-
-/// Quotes a field when it needs it.
-pub fn quote(field: &str) -> String {
-    if field.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", field.replace('"', "\"\""))
-    } else {
-        field.to_owned()
-    }
-}
-
-/// Keeps spreadsheet programs from reading typed text as a formula.
-fn defuse(text: &str) -> String {
-    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{text}")
-    } else {
-        text.to_owned()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quotes_only_what_needs_it() {
-        assert_eq!(quote("plain"), "plain");
-        assert_eq!(quote("a,b"), "\"a,b\"");
-        assert_eq!(quote("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(quote("two\nlines"), "\"two\nlines\"");
-        assert_eq!(quote(""), "");
-    }
-
-    #[test]
-    fn formulas_are_defused() {
-        assert_eq!(defuse("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
-        assert_eq!(defuse("@SUM(A1)"), "'@SUM(A1)");
-        assert_eq!(defuse("no nuts"), "no nuts");
-    }
 }

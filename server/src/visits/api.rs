@@ -18,7 +18,7 @@ use crate::auth::principal::Principal;
 use crate::db::DbConn;
 use crate::db::schema::{caseloads, visit_requests};
 use crate::error::{ApiError, ApiResult};
-use crate::json::Json;
+use crate::json::{Json, OptionalJson};
 use crate::state::AppState;
 use crate::visits::access::{self, Party};
 use crate::visits::{prison_api, requests, visitors, waitlist};
@@ -348,7 +348,7 @@ pub async fn cancel(
     state: web::Data<AppState>,
     principal: Principal,
     path: web::Path<Uuid>,
-    body: Json<Cancellation>,
+    body: OptionalJson<Cancellation>,
 ) -> ApiResult<HttpResponse> {
     let id = path.into_inner();
     let body = body.into_inner();

@@ -135,21 +135,6 @@ pub fn day_view(conn: &mut DbConn, prison: &PrisonRef, date: NaiveDate) -> ApiRe
     })
 }
 
-/// Quotes a CSV field when it needs it (RFC 4180). Fields starting with a formula character are
-/// prefixed with a quote so a spreadsheet never runs them.
-pub fn csv_field(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@']) {
-        format!("'{value}")
-    } else {
-        value.to_owned()
-    };
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value
-    }
-}
-
 pub fn day_csv(view: &DayView) -> String {
     let mut out = String::from(
         "date,start,end,room,reference,visit_type,detained_person,number,family,visitors,support_needs,support_note,flagged\r\n",
@@ -189,7 +174,7 @@ pub fn day_csv(view: &DayView) -> String {
             out.push_str(
                 &fields
                     .iter()
-                    .map(|f| csv_field(f))
+                    .map(|f| crate::csv::typed(f))
                     .collect::<Vec<_>>()
                     .join(","),
             );
@@ -197,17 +182,4 @@ pub fn day_csv(view: &DayView) -> String {
         }
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csv_fields_are_quoted_and_defused() {
-        assert_eq!(csv_field("plain"), "plain");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("=HYPERLINK(x)"), "'=HYPERLINK(x)");
-    }
 }
