@@ -111,6 +111,7 @@ pub async fn sync_family(
         family,
         member,
         device,
+        account: principal.account_id,
     };
     let response = state.write(move |conn| sync(conn, who, request)).await?;
     let frame = response

@@ -12,15 +12,17 @@
 //! 3. check that every new change is by the device's own actor, then check the diff against the
 //!    family device write policy (`reguide_protocol::doc::policy`, the same code the phone runs
 //!    before it commits);
-//! 4. store what the copy added as one increment and answer with what the client lacks.
+//! 4. project what the device added into the relational domains ([`projection`]: new visit
+//!    requests, the family's intents on them) and write the server's answers into the copy;
+//! 5. store what the copy added as one increment and answer with what the client lacks,
+//!    including the server's answers.
 //!
-//! Any refusal returns before step 4 and the transaction rolls back: a rejected request stores
+//! Any refusal returns before step 5 and the transaction rolls back: a rejected request stores
 //! nothing. Loading changes the server already has is a no-op, so a retried request changes
 //! nothing. All Automerge work is CPU-bound and runs on the blocking pool with the transaction.
-//!
-//! Not yet here: projecting accepted changes (new visit requests…) into the relational domains.
 
 pub mod api;
+pub mod projection;
 pub mod store;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -31,7 +33,7 @@ use automerge::{
 use diesel::prelude::*;
 use reguide_protocol::doc::{self, Writer};
 use reguide_protocol::sync::{ResponseKind, SyncRequest, SyncResponse, server_actor};
-use reguide_protocol::{DeviceId, FamilyId, MemberId};
+use reguide_protocol::{AccountId, DeviceId, FamilyId, MemberId};
 
 use crate::db::DbConn;
 use crate::db::schema::devices;
@@ -43,6 +45,8 @@ pub struct Syncer {
     pub family: FamilyId,
     pub member: MemberId,
     pub device: DeviceId,
+    /// The account signed in on the device: the actor of what the sync does in the domains.
+    pub account: AccountId,
 }
 
 fn internal(what: &str, e: impl std::fmt::Display) -> ApiError {
@@ -99,16 +103,19 @@ pub fn sync(conn: &mut DbConn, who: Syncer, request: SyncRequest) -> ApiResult<S
     }
 
     validate(&base, &copy, &actor, who.member)?;
+
+    // What the client has now: the heads it sent and the changes it just sent (not the
+    // server's answers the projection is about to add).
+    let mut has: Vec<ChangeHash> = request.heads.clone();
+    has.extend(
+        copy.get_changes_meta(&base.get_heads())
+            .iter()
+            .map(|c| c.hash),
+    );
+    projection::project(conn, who, &base, &mut copy, chrono::Utc::now())?;
     store::save(conn, who.family, &stored, &copy)?;
 
     if client_knows_heads {
-        // What the client has now: the heads it sent and the changes it just sent.
-        let mut has: Vec<ChangeHash> = request.heads.clone();
-        has.extend(
-            copy.get_changes_meta(&base.get_heads())
-                .iter()
-                .map(|c| c.hash),
-        );
         respond(&copy, ResponseKind::Changes, &has)
     } else {
         respond(&copy, ResponseKind::FullDocument, &[])

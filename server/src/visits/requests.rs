@@ -439,6 +439,19 @@ pub fn create(
     actor: AccountId,
     now: DateTime<Utc>,
 ) -> ApiResult<String> {
+    create_with_id(conn, req, party, actor, now, Uuid::new_v4())
+}
+
+/// [`create`] with the id the request gets: a request opened in a family document keeps the
+/// document's id, so that its later events map one to one.
+pub fn create_with_id(
+    conn: &mut DbConn,
+    req: &NewVisitRequest,
+    party: Party,
+    actor: AccountId,
+    now: DateTime<Utc>,
+    id: Uuid,
+) -> ApiResult<String> {
     let channel = match (party, req.channel) {
         (Party::Family, None | Some(Channel::App)) => Channel::App,
         (Party::Family, Some(_)) => {
@@ -474,7 +487,7 @@ pub fn create(
     let note = check_support(&req.support_needs, req.support_note.as_deref())?;
     check_duplicate(conn, req.family_id, &req.preferences, None)?;
 
-    let id = Uuid::new_v4().to_string();
+    let id = id.to_string();
     let stamp = crate::db::to_naive(now);
     diesel::insert_into(visit_requests::table)
         .values((

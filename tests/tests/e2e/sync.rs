@@ -3,12 +3,15 @@
 //! refused and that a refusal stores nothing, idempotence, recovery, and hostile input.
 
 use automerge::{ActorId, Automerge, ChangeHash};
-use reguide_tests::protocol::api::{EnrolmentCode, TokenResponse};
+use chrono::Weekday;
+use reguide_tests::protocol::api::{EnrolResponse, EnrolmentCode, TokenResponse};
+use reguide_tests::protocol::doc::status::{VisitEventKind, visit_request_status};
 use reguide_tests::protocol::doc::write::{self, EventList, NewDocVisitRequest};
 use reguide_tests::protocol::doc::{Author, Event, FamilyDoc, Writer};
 use reguide_tests::protocol::sync::{ResponseKind, SyncRequest, SyncResponse};
-use reguide_tests::protocol::visits::{SlotChoice, VisitType};
+use reguide_tests::protocol::visits::{SlotChoice, VisitRequest, VisitStatus, VisitType};
 use reguide_tests::protocol::{DetaineeId, FamilyId, MemberId, PrisonId};
+use reguide_tests::visits::next_weekday;
 use reguide_tests::{DemoUser, TestApp, assert_error, both_backends, expect_json, member_named};
 use serde_json::json;
 
@@ -191,7 +194,9 @@ both_backends! {
         let request = phone.request_visit();
         let pushed = sync(&app, &mut phone).await;
         assert_eq!(pushed.kind, ResponseKind::Changes);
-        assert!(pushed.data.is_empty(), "nothing new for the phone: {} bytes", pushed.data.len());
+        // The only news for the phone is the server's answer (the made-up prisoner is unknown).
+        let events = &phone.read().visit_requests[&request].events;
+        assert_eq!(visit_request_status(events), VisitStatus::Declined, "{events:?}");
         let mut phone_heads = phone.doc().get_heads();
         phone_heads.sort();
         let mut answered = pushed.heads.clone();
@@ -459,5 +464,229 @@ both_backends! {
         let reader = synced_device(&app, "Reader").await;
         assert_eq!(reader.read().visit_requests.len(), 24);
         assert_eq!(reader.read(), phone.read());
+    }
+}
+
+// ---- Projection into the visits domain ------------------------------------------------------
+
+/// A device of `member`, enrolled with a code from `staff`.
+async fn enrolled_device(app: &TestApp, staff: &str, family: FamilyId, member: MemberId) -> Device {
+    let path = format!("/api/v1/families/{family}/members/{member}/enrolment-codes");
+    let code: EnrolmentCode = expect_json(app.post_empty(&path, Some(staff)).await, 201).await;
+    let body = json!({
+        "code": code.code,
+        "password": "a long enough secret",
+        "device_name": "phone",
+    });
+    let enrolled: EnrolResponse =
+        expect_json(app.post_json("/api/v1/auth/enrol", None, &body).await, 200).await;
+    let device = enrolled.session.device.expect("a device is enrolled");
+    let mut device = Device {
+        actor: ActorId::from(hex::decode(&device.actor_id).expect("hex actor id")),
+        token: enrolled.session.token,
+        member,
+        family,
+        doc: None,
+        server_heads: Vec::new(),
+    };
+    sync(app, &mut device).await;
+    device
+}
+
+impl Device {
+    /// Asks for a table visit in the policy-checked way; returns the document's id.
+    fn ask_table_visit(
+        &mut self,
+        detainee: DetaineeId,
+        prison: PrisonId,
+        preferences: Vec<SlotChoice>,
+        visitors: Vec<MemberId>,
+    ) -> String {
+        let member = self.member;
+        let writer = Writer::FamilyDevice { member_id: member };
+        write::checked(self.doc(), writer, |tx| {
+            let request = NewDocVisitRequest {
+                detainee_id: detainee,
+                prison_id: prison,
+                visit_type: VisitType::Table,
+                preferences,
+                visitors,
+                support_needs: vec![],
+                support_note: None,
+            };
+            write::request_visit(tx, member, request, 2_000)
+        })
+        .expect("a valid request")
+    }
+
+    fn events(&self, request: &str) -> Vec<Event> {
+        self.read().visit_requests[request].events.clone()
+    }
+
+    fn status(&self, request: &str) -> VisitStatus {
+        visit_request_status(&self.events(request))
+    }
+}
+
+/// A bookable table slot of a fresh session in `prison`, as the family sees it.
+async fn bookable_table_slot(app: &TestApp, family_token: &str, prison: PrisonId) -> SlotChoice {
+    let coordinator = app.login_as(DemoUser::Coordinator).await;
+    let t = app
+        .table_session(&coordinator, prison, Weekday::Fri, 2)
+        .await;
+    let date = next_weekday(Weekday::Fri, 3);
+    let slot = app
+        .slot(family_token, prison, t.id, date, VisitType::Table)
+        .await;
+    assert!(slot.bookable && slot.open > 0, "{slot:?}");
+    SlotChoice {
+        template_id: t.id,
+        date,
+    }
+}
+
+fn uuid_of(id: &str) -> uuid::Uuid {
+    id.parse().expect("document ids are UUIDs")
+}
+
+async fn request_count(app: &TestApp, token: &str, family: FamilyId) -> usize {
+    app.visit_requests(token, family).await.len()
+}
+
+both_backends! {
+    async fn a_synced_request_in_haren_comes_back_confirmed(app: TestApp) {
+        let v = app.visits_demo().await;
+        let mut phone = synced_device(&app, "Phone").await;
+        let choice = bookable_table_slot(&app, &phone.token, v.demo.haren).await;
+        let fatima = v.a.member("Fatima Benali");
+        let before = request_count(&app, &phone.token, v.a.id).await;
+
+        let id = phone.ask_table_visit(v.a.detainee, v.demo.haren, vec![choice], vec![fatima]);
+        assert_eq!(phone.status(&id), VisitStatus::Pending);
+        let pushed = sync(&app, &mut phone).await;
+        assert_eq!(pushed.kind, ResponseKind::Changes);
+        assert!(!pushed.data.is_empty(), "the server's answer comes in the same round trip");
+        assert_eq!(phone.status(&id), VisitStatus::Confirmed, "{:?}", phone.events(&id));
+        let confirmed: Vec<Event> = phone
+            .events(&id)
+            .into_iter()
+            .filter(|e| e.kind == VisitEventKind::Confirmed.as_str())
+            .collect();
+        assert_eq!(confirmed.len(), 1);
+        assert_eq!((confirmed[0].by, confirmed[0].slot), (Author::Server, Some(choice)));
+
+        let visit: VisitRequest = app.visit_request(&phone.token, uuid_of(&id)).await;
+        assert_eq!((visit.id, visit.status), (uuid_of(&id), VisitStatus::Confirmed));
+        let slot = visit.slot.expect("a slot");
+        assert_eq!((slot.template_id, slot.date), (choice.template_id, choice.date));
+        assert_eq!(request_count(&app, &phone.token, v.a.id).await, before + 1);
+
+        // Another device sees the same.
+        let tablet = synced_device(&app, "Tablet").await;
+        assert_eq!(tablet.status(&id), VisitStatus::Confirmed);
+        assert_eq!(tablet.read(), phone.read());
+    }
+
+    async fn a_request_outside_the_window_comes_back_declined_with_the_code(app: TestApp) {
+        let v = app.visits_demo().await;
+        let mut phone = synced_device(&app, "Phone").await;
+        let choice = bookable_table_slot(&app, &phone.token, v.demo.haren).await;
+        let far = SlotChoice { date: choice.date + chrono::Duration::weeks(104), ..choice };
+        let before = request_count(&app, &phone.token, v.a.id).await;
+
+        let id = phone.ask_table_visit(v.a.detainee, v.demo.haren, vec![far], vec![v.a.member("Fatima Benali")]);
+        sync(&app, &mut phone).await;
+        assert_eq!(phone.status(&id), VisitStatus::Declined);
+        let declined: Vec<Event> = phone
+            .events(&id)
+            .into_iter()
+            .filter(|e| e.kind == VisitEventKind::Declined.as_str())
+            .collect();
+        assert_eq!(declined.len(), 1);
+        assert_eq!(declined[0].by, Author::Server);
+        assert_eq!(declined[0].detail.as_deref(), Some("outside_booking_window"));
+        assert_eq!(request_count(&app, &phone.token, v.a.id).await, before, "nothing stored");
+        assert_error(
+            app.get(&format!("/api/v1/visit-requests/{id}"), Some(&phone.token)).await,
+            404,
+            "visit_request_not_found",
+        )
+        .await;
+    }
+
+    async fn a_withdraw_intent_synced_later_withdraws_in_both_places(app: TestApp) {
+        let v = app.visits_demo().await;
+        let admin = app.login_as(DemoUser::Admin).await;
+        let mut phone = synced_device(&app, "Phone").await;
+        let choice = bookable_table_slot(&app, &phone.token, v.demo.haren).await;
+        // Another family takes both places: Fatima's request waits for the coordinator.
+        for n in 1..=2 {
+            let other = app.new_visiting_family(&admin, v.demo.haren, &format!("Family of Haren {n}")).await;
+            app.request_visit(&admin, &other.table_request(choice.template_id, choice.date)).await;
+        }
+        let id = phone.ask_table_visit(v.a.detainee, v.demo.haren, vec![choice], vec![v.a.member("Fatima Benali")]);
+        sync(&app, &mut phone).await;
+        assert_eq!(phone.status(&id), VisitStatus::Pending);
+        assert_eq!(app.visit_request(&phone.token, uuid_of(&id)).await.status, VisitStatus::Pending);
+
+        let member = phone.member;
+        let intent = write::checked(phone.doc(), Writer::FamilyDevice { member_id: member }, |tx| {
+            write::ask_to_withdraw_visit(tx, member, &id, 3_000)
+        })
+        .expect("a valid intent");
+        let body = phone.request();
+        sync(&app, &mut phone).await;
+        assert_eq!(phone.status(&id), VisitStatus::Withdrawn);
+        let answer: Vec<Event> = phone
+            .events(&id)
+            .into_iter()
+            .filter(|e| e.by == Author::Server && e.refers_to.as_deref() == Some(intent.as_str()))
+            .collect();
+        assert_eq!(answer.len(), 1, "{answer:?}");
+        assert_eq!(answer[0].kind, VisitEventKind::Withdrawn.as_str());
+        assert_eq!(app.visit_request(&phone.token, uuid_of(&id)).await.status, VisitStatus::Withdrawn);
+
+        // The same intent again: already answered, nothing more.
+        let again = post_sync(&app, phone.family, &phone.token, body).await;
+        assert_eq!(again.status(), 200);
+        let reader = synced_device(&app, "Reader").await;
+        let answers = reader.events(&id).iter().filter(|e| e.refers_to.as_deref() == Some(intent.as_str())).count();
+        assert_eq!(answers, 1);
+    }
+
+    async fn syncing_the_same_body_twice_creates_one_request(app: TestApp) {
+        let v = app.visits_demo().await;
+        let mut phone = synced_device(&app, "Phone").await;
+        let choice = bookable_table_slot(&app, &phone.token, v.demo.haren).await;
+        let before = request_count(&app, &phone.token, v.a.id).await;
+        let id = phone.ask_table_visit(v.a.detainee, v.demo.haren, vec![choice], vec![v.a.member("Fatima Benali")]);
+        let body = phone.request();
+        for _ in 0..2 {
+            let resp = post_sync(&app, phone.family, &phone.token, body.clone()).await;
+            assert_eq!(resp.status(), 200);
+        }
+        assert_eq!(request_count(&app, &phone.token, v.a.id).await, before + 1);
+        let reader = synced_device(&app, "Reader").await;
+        let confirmations = reader
+            .events(&id)
+            .iter()
+            .filter(|e| e.kind == VisitEventKind::Confirmed.as_str())
+            .count();
+        assert_eq!(confirmations, 1);
+        assert_eq!(reader.status(&id), VisitStatus::Confirmed);
+    }
+
+    async fn a_synced_request_in_brugge_stays_pending(app: TestApp) {
+        let v = app.visits_demo().await;
+        let social = app.login_as(DemoUser::SocialWorker).await;
+        let els = v.b.member("Els Janssens");
+        let mut phone = enrolled_device(&app, &social, v.b.id, els).await;
+        let choice = bookable_table_slot(&app, &phone.token, v.demo.brugge).await;
+        let id = phone.ask_table_visit(v.b.detainee, v.demo.brugge, vec![choice], vec![els]);
+        sync(&app, &mut phone).await;
+        assert_eq!(phone.status(&id), VisitStatus::Pending, "{:?}", phone.events(&id));
+        assert!(phone.events(&id).iter().all(|e| !e.by.is_server()), "no answer yet");
+        let visit = app.visit_request(&phone.token, uuid_of(&id)).await;
+        assert_eq!((visit.id, visit.status), (uuid_of(&id), VisitStatus::Pending));
     }
 }
