@@ -254,21 +254,55 @@ pub async fn decide(
     path: web::Path<Uuid>,
     body: Json<Decision>,
 ) -> ApiResult<HttpResponse> {
-    let id = path.into_inner();
     let decision = body.into_inner();
+    change_request(
+        state,
+        principal,
+        path.into_inner(),
+        (Audit::Always, "visit_request_decided"),
+        move |conn, principal, stored, _| {
+            access::require_prison_manager(principal, stored.prison)?;
+            requests::decide(conn, stored, &decision, principal.account_id, Utc::now())
+        },
+    )
+    .await
+}
+
+/// Which changes of a request the audit log records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Audit {
+    /// Coordinators' decisions and amendments, whoever holds the role.
+    Always,
+    /// Changes staff make for a family; a family's own changes are its history, not an audit.
+    StaffOnly,
+}
+
+/// One change of a visit request: lock it (PostgreSQL: a second change waits and sees the
+/// first), check the caller may see it, apply `change`, record it in the audit log, and answer
+/// with the request as it now stands.
+async fn change_request<F>(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: Uuid,
+    audit: (Audit, &'static str),
+    change: F,
+) -> ApiResult<HttpResponse>
+where
+    F: FnOnce(&mut DbConn, &Principal, &requests::Stored, Party) -> ApiResult<()> + Send + 'static,
+{
     let request = state
         .write(move |conn| {
-            // One change of a request at a time (PostgreSQL): the second sees the first.
             requests::lock_request(conn, id)?;
-            let (stored, _) = visible_request(conn, &principal, id)?;
-            access::require_prison_manager(&principal, stored.prison)?;
-            requests::decide(conn, &stored, &decision, principal.account_id, Utc::now())?;
-            audit::record(
-                conn,
-                Some(principal.account_id),
-                "visit_request_decided",
-                Some(Object::new("visit_request", &stored.id)),
-            )?;
+            let (stored, party) = visible_request(conn, &principal, id)?;
+            change(conn, &principal, &stored, party)?;
+            if audit.0 == Audit::Always || party == Party::Staff {
+                audit::record(
+                    conn,
+                    Some(principal.account_id),
+                    audit.1,
+                    Some(Object::new("visit_request", &stored.id)),
+                )?;
+            }
             requests::load_one(conn, &stored.id)
         })
         .await?;
@@ -288,31 +322,19 @@ async fn family_action(
     id: Uuid,
     action: FamilyAction,
 ) -> ApiResult<HttpResponse> {
-    let request = state
-        .write(move |conn| {
-            // One change of a request at a time (PostgreSQL): the second sees the first.
-            requests::lock_request(conn, id)?;
-            let (stored, party) = visible_request(conn, &principal, id)?;
-            match action {
-                FamilyAction::Accept => {
-                    requests::accept_proposal(conn, &stored, principal.account_id)?
-                }
-                FamilyAction::Withdraw => {
-                    requests::withdraw(conn, &stored, principal.account_id, Utc::now())?
-                }
+    change_request(
+        state,
+        principal,
+        id,
+        (Audit::StaffOnly, "visit_request_changed_for_family"),
+        move |conn, principal, stored, _| match action {
+            FamilyAction::Accept => requests::accept_proposal(conn, stored, principal.account_id),
+            FamilyAction::Withdraw => {
+                requests::withdraw(conn, stored, principal.account_id, Utc::now())
             }
-            if party == Party::Staff {
-                audit::record(
-                    conn,
-                    Some(principal.account_id),
-                    "visit_request_changed_for_family",
-                    Some(Object::new("visit_request", &stored.id)),
-                )?;
-            }
-            requests::load_one(conn, &stored.id)
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(request))
+        },
+    )
+    .await
 }
 
 #[utoipa::path(post, path = "/api/v1/visit-requests/{request_id}/accept", tag = "visits", params(("request_id" = Uuid, Path)),
@@ -350,33 +372,24 @@ pub async fn cancel(
     path: web::Path<Uuid>,
     body: OptionalJson<Cancellation>,
 ) -> ApiResult<HttpResponse> {
-    let id = path.into_inner();
     let body = body.into_inner();
-    let request = state
-        .write(move |conn| {
-            // One change of a request at a time (PostgreSQL): the second sees the first.
-            requests::lock_request(conn, id)?;
-            let (stored, party) = visible_request(conn, &principal, id)?;
+    change_request(
+        state,
+        principal,
+        path.into_inner(),
+        (Audit::StaffOnly, "visit_cancelled"),
+        move |conn, principal, stored, party| {
             requests::cancel(
                 conn,
-                &stored,
+                stored,
                 party,
                 body.reason.as_deref(),
                 principal.account_id,
                 Utc::now(),
-            )?;
-            if party == Party::Staff {
-                audit::record(
-                    conn,
-                    Some(principal.account_id),
-                    "visit_cancelled",
-                    Some(Object::new("visit_request", &stored.id)),
-                )?;
-            }
-            requests::load_one(conn, &stored.id)
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(request))
+            )
+        },
+    )
+    .await
 }
 
 #[utoipa::path(post, path = "/api/v1/visit-requests/{request_id}/amend", tag = "visits", params(("request_id" = Uuid, Path)),
@@ -390,25 +403,18 @@ pub async fn amend(
     path: web::Path<Uuid>,
     body: Json<Amendment>,
 ) -> ApiResult<HttpResponse> {
-    let id = path.into_inner();
     let change = body.into_inner();
-    let request = state
-        .write(move |conn| {
-            // One change of a request at a time (PostgreSQL): the second sees the first.
-            requests::lock_request(conn, id)?;
-            let (stored, _) = visible_request(conn, &principal, id)?;
-            access::require_prison_manager(&principal, stored.prison)?;
-            requests::amend(conn, &stored, &change, principal.account_id, Utc::now())?;
-            audit::record(
-                conn,
-                Some(principal.account_id),
-                "visit_amended",
-                Some(Object::new("visit_request", &stored.id)),
-            )?;
-            requests::load_one(conn, &stored.id)
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(request))
+    change_request(
+        state,
+        principal,
+        path.into_inner(),
+        (Audit::Always, "visit_amended"),
+        move |conn, principal, stored, _| {
+            access::require_prison_manager(principal, stored.prison)?;
+            requests::amend(conn, stored, &change, principal.account_id, Utc::now())
+        },
+    )
+    .await
 }
 
 /// The detained person, if the caller may see their visitor list: the prison's staff, or a
