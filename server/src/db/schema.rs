@@ -333,6 +333,7 @@ diesel::table! {
         created_by -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        updated_by -> Nullable<Text>,
     }
 }
 

@@ -188,7 +188,7 @@ fn check_dates(input: &DayInput, tz: chrono_tz::Tz) -> ApiResult<()> {
     Ok(())
 }
 
-fn check_registration(body: NewRegistration) -> ApiResult<RegistrationInput> {
+pub(crate) fn check_registration(body: NewRegistration) -> ApiResult<RegistrationInput> {
     let max = days::MAX_PEOPLE_PER_FAMILY;
     if body.adults < 1 {
         return Err(invalid("adults", "a family comes with at least one adult"));
@@ -226,7 +226,7 @@ fn check_registration(body: NewRegistration) -> ApiResult<RegistrationInput> {
 }
 
 /// Records, as done by nobody in particular, the waiting families a change let in.
-fn audit_promotions(conn: &mut DbConn, promoted: &[String]) -> ApiResult<()> {
+pub(crate) fn audit_promotions(conn: &mut DbConn, promoted: &[String]) -> ApiResult<()> {
     for id in promoted {
         audit::record(
             conn,
@@ -411,7 +411,7 @@ pub async fn cancel_day(
             if day.started(now()) {
                 return Err(days::day_started());
             }
-            days::cancel_day(conn, &day)?;
+            days::cancel_day(conn, &day, principal.account_id)?;
             audit::record(
                 conn,
                 Some(principal.account_id),
@@ -565,7 +565,7 @@ pub async fn cancel_registration(
                 Canceller::Staff if day.started(at) => return Err(days::day_started()),
                 _ => {}
             }
-            let promoted = days::cancel_registration(conn, &day, &row)?;
+            let promoted = days::cancel_registration(conn, &day, &row, principal.account_id)?;
             if canceller == Canceller::Staff && principal.member_in(family).is_none() {
                 audit::record(
                     conn,

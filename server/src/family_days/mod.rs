@@ -403,8 +403,8 @@ pub fn update_day(conn: &mut DbConn, day: &Day, changes: &DayChanges) -> ApiResu
     }
 }
 
-/// Cancels a locked day and every registration for it.
-pub fn cancel_day(conn: &mut DbConn, day: &Day) -> ApiResult<()> {
+/// Cancels a locked day and every registration for it; `actor` is the staff account.
+pub fn cancel_day(conn: &mut DbConn, day: &Day, actor: AccountId) -> ApiResult<()> {
     let at = now();
     diesel::update(family_days::table.find(day.id()))
         .set((
@@ -421,6 +421,7 @@ pub fn cancel_day(conn: &mut DbConn, day: &Day) -> ApiResult<()> {
     .set((
         regs::status.eq(RegistrationStatus::Cancelled.as_str()),
         regs::updated_at.eq(at),
+        regs::updated_by.eq(actor.to_string()),
     ))
     .execute(conn)?;
     Ok(())
@@ -482,6 +483,7 @@ pub fn promote_waiting(conn: &mut DbConn, day: &str) -> ApiResult<Vec<String>> {
                 .set((
                     regs::status.eq(RegistrationStatus::Registered.as_str()),
                     regs::updated_at.eq(now()),
+                    regs::updated_by.eq(None::<String>),
                 ))
                 .execute(conn)?;
             promoted.push(id);
@@ -506,6 +508,18 @@ pub fn register(
     day: &Day,
     input: &RegistrationInput,
     created_by: AccountId,
+) -> ApiResult<Registration> {
+    register_with_id(conn, day, input, created_by, Uuid::new_v4())
+}
+
+/// [`register`] under an id chosen by the caller: a registration a family device created in
+/// the family document keeps the document's id.
+pub fn register_with_id(
+    conn: &mut DbConn,
+    day: &Day,
+    input: &RegistrationInput,
+    created_by: AccountId,
+    id: Uuid,
 ) -> ApiResult<Registration> {
     let at = now();
     if day.row.cancelled {
@@ -560,7 +574,6 @@ pub fn register(
             "this family day is full; ask to wait for a place with wait_if_full",
         ));
     };
-    let id = Uuid::new_v4();
     diesel::insert_into(regs::table)
         .values((
             regs::id.eq(id.to_string()),
@@ -573,6 +586,7 @@ pub fn register(
             regs::created_by.eq(created_by.to_string()),
             regs::created_at.eq(at),
             regs::updated_at.eq(at),
+            regs::updated_by.eq(created_by.to_string()),
         ))
         .execute(conn)?;
     load_registration(conn, id)
@@ -732,9 +746,14 @@ pub fn registration_of_day(conn: &mut DbConn, day: &Day, id: Uuid) -> ApiResult<
         .ok_or_else(access::registration_not_found)
 }
 
-/// Cancels one registration of a locked day; a registered family's places go to the waiting
-/// families that fit. Returns the registrations promoted.
-pub fn cancel_registration(conn: &mut DbConn, day: &Day, row: &RegRow) -> ApiResult<Vec<String>> {
+/// Cancels one registration of a locked day for `actor`; a registered family's places go to the
+/// waiting families that fit. Returns the registrations promoted.
+pub fn cancel_registration(
+    conn: &mut DbConn,
+    day: &Day,
+    row: &RegRow,
+    actor: AccountId,
+) -> ApiResult<Vec<String>> {
     let was = row.status()?;
     if was == RegistrationStatus::Cancelled {
         return Err(ApiError::conflict(
@@ -746,6 +765,7 @@ pub fn cancel_registration(conn: &mut DbConn, day: &Day, row: &RegRow) -> ApiRes
         .set((
             regs::status.eq(RegistrationStatus::Cancelled.as_str()),
             regs::updated_at.eq(now()),
+            regs::updated_by.eq(actor.to_string()),
         ))
         .execute(conn)?;
     if was == RegistrationStatus::Registered {

@@ -5,7 +5,9 @@
 //! a change from a device. One sync, inside one write transaction that holds the family's lock:
 //!
 //! 1. load the stored document (creating it on the family's first sync), upgrade it to the
-//!    current schema and bring its members up to date, as the server's actor;
+//!    current schema and bring its members, visit requests and family-day registrations up to
+//!    date with the relational tables ([`mirror`]: staff actions since the last sync), as the
+//!    server's actor;
 //! 2. apply the device's changes to a *copy*, under `catch_unwind` (Automerge panics on some
 //!    crafted inputs); refuse changes whose dependencies are missing instead of storing a
 //!    half-applied request;
@@ -13,7 +15,8 @@
 //!    family device write policy (`reguide_protocol::doc::policy`, the same code the phone runs
 //!    before it commits);
 //! 4. project what the device added into the relational domains ([`projection`]: new visit
-//!    requests, the family's intents on them) and write the server's answers into the copy;
+//!    requests and registrations, the family's intents on them) and write the server's answers
+//!    into the copy;
 //! 5. store what the copy added as one increment and answer with what the client lacks,
 //!    including the server's answers.
 //!
@@ -22,6 +25,7 @@
 //! nothing. All Automerge work is CPU-bound and runs on the blocking pool with the transaction.
 
 pub mod api;
+pub mod mirror;
 pub mod projection;
 pub mod store;
 
@@ -77,6 +81,7 @@ pub fn sync(conn: &mut DbConn, who: Syncer, request: SyncRequest) -> ApiResult<S
     let mut base = stored.doc.fork().with_actor(server_actor());
     doc::upgrade(&mut base).map_err(|e| internal("upgrading a family document", e))?;
     store::put_members(conn, who.family, &mut base)?;
+    mirror::mirror(conn, who.family, &mut base, mirror::Scope::Family)?;
 
     let client_knows_heads = !request.heads.is_empty()
         && request

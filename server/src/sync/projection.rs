@@ -1,32 +1,43 @@
-//! Projection of a family device's accepted changes into the relational visits domain, in the
+//! Projection of a family device's accepted changes into the relational domains, in the
 //! sync's own write transaction, and the server's answers written back into the document.
 //!
 //! - A visit request new in this sync is entered with [`requests::create_with_id`] under the
-//!   document's id (so that the relational row and the document entry map one to one). An
-//!   automatic confirmation comes back as a server `confirmed` event with the slot; a request
-//!   the rules refuse comes back as a server `declined` event whose `detail` is the error code.
+//!   document's id (so that the relational row and the document entry map one to one); a
+//!   family-day registration new in this sync likewise with [`days::register_with_id`] (on the
+//!   waiting list when the day is full: the family asked offline and can still cancel).
+//! - Open family intents (`withdraw_requested`, `cancel_requested`, `proposal_accepted` on
+//!   visit requests, `cancel_requested` on registrations) are carried out. A withdrawal of a
+//!   request the coordinator confirmed meanwhile becomes a cancellation (the family said it will
+//!   not come; the prison's cut-off still applies).
+//! - What the domains did comes back through [`mirror`] (an automatic confirmation, the
+//!   `withdrawn`, `cancelled` or `confirmed` that answers an intent, a registration's
+//!   `registered` or `waitlisted`); what they refused is answered here: a `declined` event whose
+//!   `detail` is the error code for a new entry, an `intent_refused` with the code for an intent.
 //!   Nothing refuses the sync itself except internal errors.
-//! - Open family intents (`withdraw_requested`, `cancel_requested`, `proposal_accepted`) on
-//!   requests that exist relationally are carried out and answered with a server event that
-//!   `refers_to` them (`withdrawn`, `cancelled`, `confirmed`), or `intent_refused` with the
-//!   code. An answered intent is not open any more, so a retried sync does nothing twice.
 //!
-//! The answers are written on the copy that is about to be stored, with the server's actor.
+//! An answered intent is not open any more, so a retried sync does nothing twice. The answers
+//! are written on the copy that is about to be stored, with the server's actor.
 
 use automerge::Automerge;
 use chrono::{DateTime, Utc};
-use reguide_protocol::doc::status::{VisitEventKind, open_visit_intents};
+use reguide_protocol::doc::status::{
+    RegistrationEventKind, VisitEventKind, open_registration_intents, open_visit_intents,
+};
 use reguide_protocol::doc::write::{EventList, server_event};
-use reguide_protocol::doc::{Author, DocVisitRequest, Event, FamilyDoc, keys, read_entry};
-use reguide_protocol::visits::{Channel, NewVisitRequest, SlotChoice, VisitStatus};
+use reguide_protocol::doc::{
+    Author, DocRegistration, DocVisitRequest, Event, FamilyDoc, keys, read_entry,
+};
+use reguide_protocol::family_days::NewRegistration;
+use reguide_protocol::visits::{Channel, NewVisitRequest, VisitStatus};
 use uuid::Uuid;
 
+use super::mirror::{self, Scope};
 use super::{Syncer, internal};
-use crate::db::DbConn;
+use crate::db::{DbConn, to_naive};
 use crate::error::{ApiError, ApiResult};
+use crate::family_days::{self as days, api::audit_promotions, api::check_registration};
 use crate::visits::access::Party;
 use crate::visits::requests::{self, Stored};
-use crate::visits::slots;
 
 /// Projects what `copy` adds to `base` and writes the server's answers into `copy`.
 pub fn project(
@@ -41,48 +52,45 @@ pub fn project(
     let at = now.timestamp_millis();
 
     for (key, request) in &after.visit_requests {
-        if before.visit_requests.contains_key(key) {
-            continue;
-        }
-        if let Some(event) = enter_request(conn, who, key, request, now, at)? {
-            append(copy, key, event)?;
+        if !before.visit_requests.contains_key(key) {
+            enter_request(conn, who, copy, key, request, now, at)?;
         }
     }
-
     for key in after.visit_requests.keys() {
-        answer_intents(conn, who, copy, key, now, at)?;
+        answer_visit_intents(conn, who, copy, key, now, at)?;
+    }
+
+    for (key, registration) in &after.family_day_registrations {
+        if !before.family_day_registrations.contains_key(key) {
+            enter_registration(conn, who, copy, key, registration, at)?;
+        }
+    }
+    for key in after.family_day_registrations.keys() {
+        answer_registration_intents(conn, who, copy, key, now, at)?;
     }
     Ok(())
 }
 
-/// Whether an error is the visits domain saying no (answered in the document), rather than a
-/// failure of the server (which aborts the sync).
+/// Whether an error is a domain saying no (answered in the document), rather than a failure of
+/// the server (which aborts the sync).
 fn is_business(e: &ApiError) -> bool {
     !matches!(e, ApiError::Internal(_) | ApiError::Unavailable(_))
 }
 
-fn decision(kind: VisitEventKind, at: i64) -> Event {
-    Event::new(kind.as_str(), at, Author::Server)
+/// A server event of `kind` at `at`, with `detail`.
+fn answer(kind: &str, at: i64, detail: &str, refers_to: Option<&str>) -> Event {
+    Event {
+        detail: Some(detail.to_owned()),
+        refers_to: refers_to.map(str::to_owned),
+        ..Event::new(kind, at, Author::Server)
+    }
 }
 
-fn append(copy: &mut Automerge, key: &str, event: Event) -> ApiResult<()> {
+fn append(copy: &mut Automerge, list: EventList<'_>, event: Event) -> ApiResult<()> {
     let mut tx = copy.transaction();
-    server_event(&mut tx, EventList::VisitRequest(key), event)
-        .map_err(|e| internal("writing a server event", e))?;
+    server_event(&mut tx, list, event).map_err(|e| internal("writing a server event", e))?;
     tx.commit();
     Ok(())
-}
-
-/// The slot a stored request holds, as the document names slots.
-fn slot_of(stored: &Stored) -> ApiResult<Option<SlotChoice>> {
-    stored
-        .slot
-        .as_deref()
-        .map(|key| {
-            let (template_id, date, _) = slots::parse_slot_key(key)?;
-            Ok(SlotChoice { template_id, date })
-        })
-        .transpose()
 }
 
 fn load(conn: &mut DbConn, id: Uuid) -> ApiResult<Option<Stored>> {
@@ -93,53 +101,50 @@ fn load(conn: &mut DbConn, id: Uuid) -> ApiResult<Option<Stored>> {
     }
 }
 
-/// Enters a request new in the document; returns the server's answer to write, if any.
+/// Enters a request new in the document and writes what became of it.
 fn enter_request(
     conn: &mut DbConn,
     who: Syncer,
+    copy: &mut Automerge,
     key: &str,
     request: &DocVisitRequest,
     now: DateTime<Utc>,
     at: i64,
-) -> ApiResult<Option<Event>> {
-    let declined = |code: &str| Event {
-        detail: Some(code.to_owned()),
-        ..decision(VisitEventKind::Declined, at)
-    };
+) -> ApiResult<()> {
+    let declined = |code: &str| answer(VisitEventKind::Declined.as_str(), at, code, None);
     let Ok(id) = Uuid::parse_str(key) else {
-        return Ok(Some(declined("invalid_request_id")));
+        return append(
+            copy,
+            EventList::VisitRequest(key),
+            declined("invalid_request_id"),
+        );
     };
-    if load(conn, id)?.is_some() {
-        // Already entered (by an earlier sync whose document was lost, say): nothing to redo.
-        return Ok(None);
+    if load(conn, id)?.is_none() {
+        let new = NewVisitRequest {
+            family_id: who.family,
+            detainee_id: request.detainee_id,
+            visit_type: request.visit_type,
+            preferences: request.preferences.clone(),
+            visitors: request.visitors.clone(),
+            support_needs: request.support_needs.clone(),
+            support_note: request.support_note.clone(),
+            channel: Some(Channel::App),
+        };
+        match requests::create_with_id(conn, &new, Party::Family, who.account, now, id) {
+            Ok(_) => {}
+            Err(e) if is_business(&e) => {
+                return append(copy, EventList::VisitRequest(key), declined(e.code()));
+            }
+            Err(e) => return Err(e),
+        }
     }
-    let new = NewVisitRequest {
-        family_id: who.family,
-        detainee_id: request.detainee_id,
-        visit_type: request.visit_type,
-        preferences: request.preferences.clone(),
-        visitors: request.visitors.clone(),
-        support_needs: request.support_needs.clone(),
-        support_note: request.support_note.clone(),
-        channel: Some(Channel::App),
-    };
-    match requests::create_with_id(conn, &new, Party::Family, who.account, now, id) {
-        Ok(_) => {}
-        Err(e) if is_business(&e) => return Ok(Some(declined(e.code()))),
-        Err(e) => return Err(e),
-    }
-    let stored = requests::load_stored(conn, id)?;
-    Ok(match stored.status {
-        VisitStatus::Confirmed => Some(Event {
-            slot: slot_of(&stored)?,
-            ..decision(VisitEventKind::Confirmed, at)
-        }),
-        _ => None,
-    })
+    // Already entered (by an earlier sync whose document was lost, say) or just now: either way
+    // the document gets what the domain knows.
+    mirror::mirror(conn, who.family, copy, Scope::VisitRequest(key))
 }
 
 /// Carries out the open family intents of one request, one at a time, answering each.
-fn answer_intents(
+fn answer_visit_intents(
     conn: &mut DbConn,
     who: Syncer,
     copy: &mut Automerge,
@@ -147,11 +152,12 @@ fn answer_intents(
     now: DateTime<Utc>,
     at: i64,
 ) -> ApiResult<()> {
+    use VisitEventKind as K;
     let Ok(id) = Uuid::parse_str(key) else {
         return Ok(());
     };
-    // Each pass answers one intent, so this ends; the bound is a guard against a fold that
-    // would keep an answered intent open.
+    // Each pass answers one intent (the mirror's decision refers to it, or a refusal does), so
+    // this ends; the bound guards against a fold that would keep an answered intent open.
     for _ in 0..64 {
         let request: Option<DocVisitRequest> = read_entry(copy, keys::VISIT_REQUESTS, key)
             .map_err(|e| internal("reading a visit request", e))?;
@@ -168,44 +174,140 @@ fn answer_intents(
         let Some(stored) = load(conn, id)? else {
             return Ok(());
         };
-        let refused = |e: &ApiError| Event {
-            refers_to: Some(intent.id.clone()),
-            detail: Some(e.code().to_owned()),
-            ..decision(VisitEventKind::IntentRefused, at)
-        };
-        let answered = |kind: VisitEventKind| Event {
-            refers_to: Some(intent.id.clone()),
-            ..decision(kind, at)
-        };
-        let outcome = match VisitEventKind::parse(&intent.kind) {
-            Some(VisitEventKind::WithdrawRequested) => {
-                requests::withdraw(conn, &stored, who.account, now)
-                    .map(|()| answered(VisitEventKind::Withdrawn))
-            }
-            Some(VisitEventKind::CancelRequested) => {
-                requests::cancel(conn, &stored, Party::Family, None, who.account, now)
-                    .map(|()| answered(VisitEventKind::Cancelled))
-            }
-            Some(VisitEventKind::ProposalAccepted) => {
-                requests::accept_proposal(conn, &stored, who.account).and_then(|()| {
-                    let stored = requests::load_stored(conn, id)?;
-                    Ok(Event {
-                        slot: slot_of(&stored)?,
-                        ..answered(VisitEventKind::Confirmed)
-                    })
-                })
-            }
+        let outcome = match K::parse(&intent.kind) {
+            Some(K::WithdrawRequested | K::CancelRequested) => match stored.status {
+                VisitStatus::Confirmed => {
+                    requests::cancel(conn, &stored, Party::Family, None, who.account, now)
+                }
+                _ => requests::withdraw(conn, &stored, who.account, now),
+            },
+            Some(K::ProposalAccepted) => requests::accept_proposal(conn, &stored, who.account),
             _ => return Ok(()),
         };
-        let event = match outcome {
-            Ok(event) => event,
-            Err(e) if is_business(&e) => refused(&e),
+        match outcome {
+            Ok(()) => mirror::mirror(conn, who.family, copy, Scope::VisitRequest(key))?,
+            Err(e) if is_business(&e) => append(
+                copy,
+                EventList::VisitRequest(key),
+                answer(K::IntentRefused.as_str(), at, e.code(), Some(&intent.id)),
+            )?,
             Err(e) => return Err(e),
-        };
-        append(copy, key, event)?;
+        }
     }
     Err(internal(
         "answering visit intents",
         format!("request {key} keeps open intents"),
+    ))
+}
+
+/// Enters a family-day registration new in the document and writes what became of it.
+fn enter_registration(
+    conn: &mut DbConn,
+    who: Syncer,
+    copy: &mut Automerge,
+    key: &str,
+    registration: &DocRegistration,
+    at: i64,
+) -> ApiResult<()> {
+    let declined = |code: &str| answer(RegistrationEventKind::Declined.as_str(), at, code, None);
+    let list = EventList::Registration(key);
+    let Ok(id) = Uuid::parse_str(key) else {
+        return append(copy, list, declined("invalid_registration_id"));
+    };
+    let outcome = (|| -> ApiResult<()> {
+        let input = check_registration(NewRegistration {
+            family_id: who.family,
+            adults: i32::try_from(registration.adults).unwrap_or(i32::MAX),
+            children: i32::try_from(registration.children).unwrap_or(i32::MAX),
+            wait_if_full: true,
+            note: None,
+        })?;
+        let day = days::lock_day(conn, registration.family_day_id)?;
+        match days::load_registration(conn, id) {
+            // Already entered by an earlier sync whose document was lost.
+            Ok(_) => Ok(()),
+            Err(ApiError::NotFound { .. }) => {
+                days::register_with_id(conn, &day, &input, who.account, id).map(drop)
+            }
+            Err(e) => Err(e),
+        }
+    })();
+    match outcome {
+        Ok(()) => mirror::mirror(conn, who.family, copy, Scope::Registration(key)),
+        Err(e) if is_business(&e) => append(copy, list, declined(e.code())),
+        Err(e) => Err(e),
+    }
+}
+
+/// Carries out the family's open cancellation of a registration, answering it.
+fn answer_registration_intents(
+    conn: &mut DbConn,
+    who: Syncer,
+    copy: &mut Automerge,
+    key: &str,
+    now: DateTime<Utc>,
+    at: i64,
+) -> ApiResult<()> {
+    let Ok(id) = Uuid::parse_str(key) else {
+        return Ok(());
+    };
+    for _ in 0..64 {
+        let registration: Option<DocRegistration> =
+            read_entry(copy, keys::FAMILY_DAY_REGISTRATIONS, key)
+                .map_err(|e| internal("reading a registration", e))?;
+        let Some(registration) = registration else {
+            return Ok(());
+        };
+        let Some(intent) = open_registration_intents(&registration.events)
+            .first()
+            .copied()
+            .cloned()
+        else {
+            return Ok(());
+        };
+        let outcome = (|| -> ApiResult<()> {
+            let day = days::lock_day(conn, registration.family_day_id)?;
+            let row = days::registration_of_day(conn, &day, id)?;
+            if row.family_id != who.family.to_string() {
+                return Err(days::access::registration_not_found());
+            }
+            // The same rule as the family's cancellation through the API.
+            if !day.registration_open(to_naive(now)) {
+                return Err(days::registration_closed());
+            }
+            let promoted = days::cancel_registration(conn, &day, &row, who.account)?;
+            audit_promotions(conn, &promoted)
+        })();
+        match outcome {
+            Ok(()) => mirror::mirror(conn, who.family, copy, Scope::Registration(key))?,
+            Err(ApiError::NotFound { .. }) => {
+                // Declined when it was entered: nothing to cancel, and nothing will answer.
+                append(
+                    copy,
+                    EventList::Registration(key),
+                    answer(
+                        RegistrationEventKind::IntentRefused.as_str(),
+                        at,
+                        "registration_not_found",
+                        Some(&intent.id),
+                    ),
+                )?;
+            }
+            Err(e) if is_business(&e) => append(
+                copy,
+                EventList::Registration(key),
+                answer(
+                    RegistrationEventKind::IntentRefused.as_str(),
+                    at,
+                    e.code(),
+                    Some(&intent.id),
+                ),
+            )?,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(internal(
+        "answering registration intents",
+        format!("registration {key} keeps open intents"),
     ))
 }

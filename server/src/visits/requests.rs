@@ -542,7 +542,7 @@ pub fn create_with_id(
                     &id,
                     None,
                     "confirmed",
-                    json!({ "rank": rank + 1, "automatic": true }),
+                    json!({ "rank": rank + 1, "automatic": true, "slot": choice }),
                 )?;
                 break;
             }
@@ -721,7 +721,7 @@ pub fn decide(
                 &stored.id,
                 Some(actor),
                 "confirmed",
-                json!({ "rank": rank }),
+                json!({ "rank": rank, "slot": choice }),
             )?;
         }
         Decision::Decline { reason, note } => {
@@ -798,12 +798,19 @@ pub fn accept_proposal(conn: &mut DbConn, stored: &Stored, actor: AccountId) -> 
         VisitStatus::Confirmed,
         stored.slot.as_deref(),
     )?;
+    let slot = match stored.slot.as_deref() {
+        Some(key) => {
+            let (template_id, date, _) = slots::parse_slot_key(key)?;
+            Some(SlotChoice { template_id, date })
+        }
+        None => None,
+    };
     history::append(
         conn,
         &stored.id,
         Some(actor),
         "proposal_accepted",
-        json!({}),
+        json!({ "slot": slot }),
     )
 }
 

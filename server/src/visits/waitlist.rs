@@ -314,7 +314,10 @@ pub fn accept(
         &id,
         Some(actor),
         "waitlist_offer_accepted",
-        json!({ "waitlist_entry": entry.id }),
+        json!({
+            "waitlist_entry": entry.id,
+            "slot": SlotChoice { template_id: template, date },
+        }),
     )?;
     diesel::update(visit_waitlist::table.find(&entry.id))
         .set((

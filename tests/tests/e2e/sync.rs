@@ -5,7 +5,10 @@
 use automerge::{ActorId, Automerge, ChangeHash};
 use chrono::Weekday;
 use reguide_tests::protocol::api::{EnrolResponse, EnrolmentCode, TokenResponse};
-use reguide_tests::protocol::doc::status::{VisitEventKind, visit_request_status};
+use reguide_tests::protocol::doc::status::{
+    RegistrationEventKind, RegistrationState, VisitEventKind, registration_status,
+    visit_request_status,
+};
 use reguide_tests::protocol::doc::write::{self, EventList, NewDocVisitRequest};
 use reguide_tests::protocol::doc::{Author, Event, FamilyDoc, Writer};
 use reguide_tests::protocol::sync::{ResponseKind, SyncRequest, SyncResponse};
@@ -211,6 +214,8 @@ both_backends! {
 
     async fn the_same_request_twice_changes_nothing(app: TestApp) {
         let mut phone = synced_device(&app, "Phone").await;
+        // The demo family's visits made at the desk are in the document already.
+        let baseline = phone.read().visit_requests.len();
         phone.request_visit();
         let body = phone.request();
         let first = post_sync(&app, phone.family, &phone.token, body.clone()).await;
@@ -222,7 +227,7 @@ both_backends! {
         assert_eq!(first.heads, second.heads, "the retry changed the server's document");
 
         let mut tablet = synced_device(&app, "Tablet").await;
-        assert_eq!(tablet.read().visit_requests.len(), 1, "nothing duplicated");
+        assert_eq!(tablet.read().visit_requests.len(), baseline + 1, "nothing duplicated");
         sync(&app, &mut tablet).await;
         let mut heads = tablet.doc().get_heads();
         heads.sort();
@@ -294,6 +299,7 @@ both_backends! {
 
     async fn missing_dependencies_ask_for_the_whole_document(app: TestApp) {
         let mut phone = synced_device(&app, "Phone").await;
+        let baseline = phone.read().visit_requests.len();
         let server_heads_now = phone.server_heads.clone();
         phone.request_visit();
         let first_heads = phone.doc().get_heads();
@@ -310,7 +316,7 @@ both_backends! {
         let resp = post_sync(&app, phone.family, &phone.token, whole).await;
         assert_eq!(resp.status(), 200);
         let tablet = synced_device(&app, "Tablet").await;
-        assert_eq!(tablet.read().visit_requests.len(), 2);
+        assert_eq!(tablet.read().visit_requests.len(), baseline + 2);
     }
 
     async fn malformed_input_gets_a_4xx_and_the_server_keeps_serving(app: TestApp) {
@@ -434,8 +440,10 @@ both_backends! {
 
     async fn concurrent_syncs_of_one_family_all_land(app: TestApp) {
         let mut phones = Vec::new();
+        let mut baseline = 0;
         for name in ["One", "Two", "Three"] {
             let mut phone = synced_device(&app, name).await;
+            baseline = phone.read().visit_requests.len();
             phone.request_visit();
             phones.push(phone);
         }
@@ -447,11 +455,12 @@ both_backends! {
             assert_eq!(resp.status(), 200);
         }
         let reader = synced_device(&app, "Reader").await;
-        assert_eq!(reader.read().visit_requests.len(), 3, "every sync landed");
+        assert_eq!(reader.read().visit_requests.len(), baseline + 3, "every sync landed");
     }
 
     async fn a_long_history_survives_compaction(app: TestApp) {
         let mut phone = synced_device(&app, "Phone").await;
+        let baseline = phone.read().visit_requests.len();
         for _ in 0..24 {
             phone.request_visit();
             let pushed = sync(&app, &mut phone).await;
@@ -462,7 +471,7 @@ both_backends! {
             app.execute_sql("UPDATE family_document_increments SET created_at = created_at");
         assert!(increments < 24, "the increments were compacted ({increments} left)");
         let reader = synced_device(&app, "Reader").await;
-        assert_eq!(reader.read().visit_requests.len(), 24);
+        assert_eq!(reader.read().visit_requests.len(), baseline + 24);
         assert_eq!(reader.read(), phone.read());
     }
 }
@@ -688,5 +697,259 @@ both_backends! {
         assert!(phone.events(&id).iter().all(|e| !e.by.is_server()), "no answer yet");
         let visit = app.visit_request(&phone.token, uuid_of(&id)).await;
         assert_eq!((visit.id, visit.status), (uuid_of(&id), VisitStatus::Pending));
+    }
+}
+
+// ---- Staff actions and other channels reach the document ------------------------------------
+
+fn server_events(device: &Device, request: &str, kind: VisitEventKind) -> Vec<Event> {
+    device
+        .events(request)
+        .into_iter()
+        .filter(|e| e.by == Author::Server && e.kind == kind.as_str())
+        .collect()
+}
+
+both_backends! {
+    async fn a_coordinators_decline_reaches_the_phone_with_the_staff_account(app: TestApp) {
+        let v = app.visits_demo().await;
+        let social = app.login_as(DemoUser::SocialWorker).await;
+        let coordinator = app.login_as(DemoUser::Coordinator).await;
+        let coordinator_account = app.me(&coordinator).await.account_id;
+        let els = v.b.member("Els Janssens");
+        let mut phone = enrolled_device(&app, &social, v.b.id, els).await;
+        let choice = bookable_table_slot(&app, &phone.token, v.demo.brugge).await;
+        let id = phone.ask_table_visit(v.b.detainee, v.demo.brugge, vec![choice], vec![els]);
+        sync(&app, &mut phone).await;
+        assert_eq!(phone.status(&id), VisitStatus::Pending);
+
+        app.visit_action(&coordinator, uuid_of(&id), "decision",
+            &json!({ "action": "decline", "reason": "no_capacity" })).await;
+        let answer = sync(&app, &mut phone).await;
+        assert_eq!(answer.kind, ResponseKind::Changes);
+        assert_eq!(phone.status(&id), VisitStatus::Declined);
+        let declined = server_events(&phone, &id, VisitEventKind::Declined);
+        assert_eq!(declined.len(), 1, "{:?}", phone.events(&id));
+        assert_eq!(declined[0].staff_account, Some(coordinator_account));
+        assert_eq!(declined[0].detail.as_deref(), Some("no_capacity"));
+
+        // Mirroring is idempotent: more syncs add nothing.
+        let heads = phone.server_heads.clone();
+        let again = sync(&app, &mut phone).await;
+        assert!(again.data.is_empty(), "nothing new");
+        assert_eq!(phone.server_heads, heads);
+        assert_eq!(server_events(&phone, &id, VisitEventKind::Declined).len(), 1);
+    }
+
+    async fn a_request_made_at_the_desk_appears_on_the_phone(app: TestApp) {
+        let v = app.visits_demo().await;
+        let coordinator = app.login_as(DemoUser::Coordinator).await;
+        let coordinator_account = app.me(&coordinator).await.account_id;
+        let social = app.login_as(DemoUser::SocialWorker).await;
+        let els = v.b.member("Els Janssens");
+        let mut phone = enrolled_device(&app, &social, v.b.id, els).await;
+        let choice = bookable_table_slot(&app, &phone.token, v.demo.brugge).await;
+
+        // The coordinator takes a phone call and requests for the family, then confirms.
+        let body = reguide_tests::visits::request_body(
+            v.b.id, v.b.detainee, "table", &[(choice.template_id, choice.date)], &[els],
+        );
+        let mut body = body;
+        body["channel"] = json!("phone");
+        let made = app.request_visit(&coordinator, &body).await;
+        app.visit_action(&coordinator, made.id, "decision",
+            &json!({ "action": "confirm", "rank": 1 })).await;
+
+        sync(&app, &mut phone).await;
+        let id = made.id.to_string();
+        let doc = phone.read();
+        let entry = doc.visit_requests.get(&id).expect("the request is in the document");
+        assert_eq!((entry.detainee_id, entry.prison_id), (v.b.detainee, v.demo.brugge));
+        assert_eq!(entry.preferences, vec![choice]);
+        assert_eq!(entry.visitors, vec![els]);
+        assert_eq!(phone.status(&id), VisitStatus::Confirmed);
+        let requested = server_events(&phone, &id, VisitEventKind::Requested);
+        assert_eq!(requested.len(), 1);
+        assert_eq!(requested[0].staff_account, Some(coordinator_account));
+        let confirmed = server_events(&phone, &id, VisitEventKind::Confirmed);
+        assert_eq!(confirmed.len(), 1);
+        assert_eq!(confirmed[0].slot, Some(choice));
+        assert_eq!(confirmed[0].staff_account, Some(coordinator_account));
+
+        // The family cancels on the phone; the server carries it out.
+        let member = phone.member;
+        let intent = write::checked(phone.doc(), Writer::FamilyDevice { member_id: member }, |tx| {
+            write::ask_to_cancel_visit(tx, member, &id, 5_000)
+        })
+        .expect("a valid intent");
+        sync(&app, &mut phone).await;
+        assert_eq!(phone.status(&id), VisitStatus::Cancelled);
+        let cancelled = server_events(&phone, &id, VisitEventKind::Cancelled);
+        assert_eq!(cancelled.len(), 1, "{:?}", phone.events(&id));
+        assert_eq!(cancelled[0].refers_to.as_deref(), Some(intent.as_str()));
+        assert_eq!(cancelled[0].staff_account, None, "the family acted");
+        assert_eq!(app.visit_request(&coordinator, made.id).await.status, VisitStatus::Cancelled);
+    }
+
+    async fn a_withdrawal_made_offline_beats_a_concurrent_confirmation(app: TestApp) {
+        let v = app.visits_demo().await;
+        let social = app.login_as(DemoUser::SocialWorker).await;
+        let coordinator = app.login_as(DemoUser::Coordinator).await;
+        let els = v.b.member("Els Janssens");
+        let mut phone = enrolled_device(&app, &social, v.b.id, els).await;
+        let choice = bookable_table_slot(&app, &phone.token, v.demo.brugge).await;
+        let id = phone.ask_table_visit(v.b.detainee, v.demo.brugge, vec![choice], vec![els]);
+        sync(&app, &mut phone).await;
+        let before = app.slot(&phone.token, v.demo.brugge, choice.template_id, choice.date, VisitType::Table).await;
+
+        // Offline, the family withdraws; meanwhile the coordinator confirms.
+        let member = phone.member;
+        let intent = write::checked(phone.doc(), Writer::FamilyDevice { member_id: member }, |tx| {
+            write::ask_to_withdraw_visit(tx, member, &id, 6_000)
+        })
+        .expect("a valid intent");
+        assert_eq!(phone.status(&id), VisitStatus::Withdrawn);
+        app.visit_action(&coordinator, uuid_of(&id), "decision",
+            &json!({ "action": "confirm", "rank": 1 })).await;
+
+        sync(&app, &mut phone).await;
+        // The visit was confirmed, so the family's "we won't come" cancels it and frees the place.
+        assert_eq!(phone.status(&id), VisitStatus::Cancelled, "{:?}", phone.events(&id));
+        let cancelled = server_events(&phone, &id, VisitEventKind::Cancelled);
+        assert_eq!(cancelled.len(), 1);
+        assert_eq!(cancelled[0].refers_to.as_deref(), Some(intent.as_str()));
+        assert_eq!(server_events(&phone, &id, VisitEventKind::Confirmed).len(), 1);
+        assert_eq!(app.visit_request(&coordinator, uuid_of(&id)).await.status, VisitStatus::Cancelled);
+        let after = app.slot(&phone.token, v.demo.brugge, choice.template_id, choice.date, VisitType::Table).await;
+        assert_eq!(after.open, before.open, "the place is free again");
+
+        let tablet = enrolled_device(&app, &social, v.b.id, v.b.member("Els Janssens")).await;
+        assert_eq!(tablet.read(), phone.read());
+    }
+}
+
+// ---- Family-day registrations through the document ------------------------------------------
+
+async fn family_day(app: &TestApp, token: &str, prison: PrisonId, families: i32) -> serde_json::Value {
+    let date = chrono::Utc::now().date_naive() + chrono::Duration::days(30);
+    let deadline = (date - chrono::Duration::days(2)).and_hms_opt(12, 0, 0).expect("time").and_utc();
+    let body = json!({
+        "title": "Family day",
+        "date": date,
+        "starts_at": "10:00",
+        "ends_at": "16:00",
+        "programme": "Games, lunch together",
+        "capacity_families": families,
+        "capacity_people": families * 6,
+        "registration_deadline": deadline,
+    });
+    expect_json(app.post_json(&format!("/api/v1/prisons/{prison}/family-days"), Some(token), &body).await, 201).await
+}
+
+fn day_id(day: &serde_json::Value) -> uuid::Uuid {
+    day["id"].as_str().and_then(|s| s.parse().ok()).expect("a day id")
+}
+
+impl Device {
+    fn register(&mut self, day: uuid::Uuid, adults: i64, children: i64) -> String {
+        let member = self.member;
+        write::checked(self.doc(), Writer::FamilyDevice { member_id: member }, |tx| {
+            write::register_for_family_day(
+                tx,
+                member,
+                write::NewDocRegistration { family_day_id: day, adults, children },
+                7_000,
+            )
+        })
+        .expect("a valid registration")
+    }
+
+    fn registration_state(&self, id: &str) -> RegistrationState {
+        registration_status(&self.read().family_day_registrations[id].events)
+    }
+
+    fn registration_events(&self, id: &str) -> Vec<Event> {
+        self.read().family_day_registrations[id].events.clone()
+    }
+}
+
+async fn family_registrations(app: &TestApp, token: &str, family: FamilyId) -> Vec<serde_json::Value> {
+    expect_json(app.get(&format!("/api/v1/families/{family}/family-day-registrations"), Some(token)).await, 200).await
+}
+
+both_backends! {
+    async fn a_registration_made_offline_is_registered_then_cancelled(app: TestApp) {
+        let v = app.visits_demo().await;
+        let coordinator = app.login_as(DemoUser::Coordinator).await;
+        let mut phone = synced_device(&app, "Phone").await;
+        let day = family_day(&app, &coordinator, v.demo.haren, 1).await;
+
+        let id = phone.register(day_id(&day), 2, 1);
+        assert_eq!(phone.registration_state(&id), RegistrationState::Requested);
+        sync(&app, &mut phone).await;
+        assert_eq!(phone.registration_state(&id), RegistrationState::Registered, "{:?}", phone.registration_events(&id));
+        let listed = family_registrations(&app, &phone.token, v.a.id).await;
+        let row = listed.iter().find(|r| r["id"] == id.as_str()).expect("registered relationally");
+        assert_eq!((row["status"].as_str(), row["adults"].as_i64(), row["children"].as_i64()), (Some("registered"), Some(2), Some(1)));
+
+        // Another family fills the day while the first cancels offline: the other gets the place.
+        let admin = app.login_as(DemoUser::Admin).await;
+        let other = app.new_visiting_family(&admin, v.demo.haren, "Family of Haren W").await;
+        let waiting: serde_json::Value = expect_json(app.post_json(
+            &format!("/api/v1/family-days/{}/registrations", day_id(&day)),
+            Some(&admin),
+            &json!({ "family_id": other.id, "adults": 1, "children": 0, "wait_if_full": true }),
+        ).await, 201).await;
+        assert_eq!(waiting["status"], "waiting");
+
+        let member = phone.member;
+        let intent = write::checked(phone.doc(), Writer::FamilyDevice { member_id: member }, |tx| {
+            write::ask_to_cancel_registration(tx, member, &id, 8_000)
+        })
+        .expect("a valid intent");
+        sync(&app, &mut phone).await;
+        assert_eq!(phone.registration_state(&id), RegistrationState::Cancelled);
+        let answers: Vec<Event> = phone.registration_events(&id).into_iter()
+            .filter(|e| e.by == Author::Server && e.refers_to.as_deref() == Some(intent.as_str()))
+            .collect();
+        assert_eq!(answers.len(), 1);
+        assert_eq!(answers[0].kind, RegistrationEventKind::Cancelled.as_str());
+        let listed = family_registrations(&app, &admin, other.id).await;
+        assert_eq!(listed[0]["status"], "registered", "the waiting family moved up");
+    }
+
+    async fn a_full_day_waits_and_a_bad_registration_is_declined_with_its_code(app: TestApp) {
+        let v = app.visits_demo().await;
+        let coordinator = app.login_as(DemoUser::Coordinator).await;
+        let admin = app.login_as(DemoUser::Admin).await;
+        let mut phone = synced_device(&app, "Phone").await;
+        let day = family_day(&app, &coordinator, v.demo.haren, 1).await;
+        let other = app.new_visiting_family(&admin, v.demo.haren, "Family of Haren F").await;
+        let _: serde_json::Value = expect_json(app.post_json(
+            &format!("/api/v1/family-days/{}/registrations", day_id(&day)),
+            Some(&admin),
+            &json!({ "family_id": other.id, "adults": 1, "children": 0 }),
+        ).await, 201).await;
+
+        let waiting = phone.register(day_id(&day), 1, 0);
+        let none = phone.register(day_id(&day), 0, 2);
+        sync(&app, &mut phone).await;
+        assert_eq!(phone.registration_state(&waiting), RegistrationState::Waiting);
+        assert_eq!(phone.registration_state(&none), RegistrationState::Declined);
+        let declined = phone.registration_events(&none).into_iter()
+            .find(|e| e.kind == RegistrationEventKind::Declined.as_str())
+            .expect("declined");
+        assert_eq!(declined.detail.as_deref(), Some("invalid_value"));
+
+        // The coordinator cancels the day: the phone learns it, with who did it.
+        let coordinator_account = app.me(&coordinator).await.account_id;
+        let resp = app.post_empty(&format!("/api/v1/family-days/{}/cancel", day_id(&day)), Some(&coordinator)).await;
+        assert_eq!(resp.status(), 200);
+        sync(&app, &mut phone).await;
+        assert_eq!(phone.registration_state(&waiting), RegistrationState::Cancelled);
+        let cancelled = phone.registration_events(&waiting).into_iter()
+            .find(|e| e.kind == RegistrationEventKind::Cancelled.as_str())
+            .expect("cancelled");
+        assert_eq!(cancelled.staff_account, Some(coordinator_account));
     }
 }

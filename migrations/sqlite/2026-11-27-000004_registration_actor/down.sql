@@ -1,0 +1,1 @@
+ALTER TABLE family_day_registrations DROP COLUMN updated_by;
