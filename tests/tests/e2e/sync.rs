@@ -830,9 +830,17 @@ both_backends! {
 
 // ---- Family-day registrations through the document ------------------------------------------
 
-async fn family_day(app: &TestApp, token: &str, prison: PrisonId, families: i32) -> serde_json::Value {
+async fn family_day(
+    app: &TestApp,
+    token: &str,
+    prison: PrisonId,
+    families: i32,
+) -> serde_json::Value {
     let date = chrono::Utc::now().date_naive() + chrono::Duration::days(30);
-    let deadline = (date - chrono::Duration::days(2)).and_hms_opt(12, 0, 0).expect("time").and_utc();
+    let deadline = (date - chrono::Duration::days(2))
+        .and_hms_opt(12, 0, 0)
+        .expect("time")
+        .and_utc();
     let body = json!({
         "title": "Family day",
         "date": date,
@@ -843,24 +851,44 @@ async fn family_day(app: &TestApp, token: &str, prison: PrisonId, families: i32)
         "capacity_people": families * 6,
         "registration_deadline": deadline,
     });
-    expect_json(app.post_json(&format!("/api/v1/prisons/{prison}/family-days"), Some(token), &body).await, 201).await
+    expect_json(
+        app.post_json(
+            &format!("/api/v1/prisons/{prison}/family-days"),
+            Some(token),
+            &body,
+        )
+        .await,
+        201,
+    )
+    .await
 }
 
 fn day_id(day: &serde_json::Value) -> uuid::Uuid {
-    day["id"].as_str().and_then(|s| s.parse().ok()).expect("a day id")
+    day["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("a day id")
 }
 
 impl Device {
     fn register(&mut self, day: uuid::Uuid, adults: i64, children: i64) -> String {
         let member = self.member;
-        write::checked(self.doc(), Writer::FamilyDevice { member_id: member }, |tx| {
-            write::register_for_family_day(
-                tx,
-                member,
-                write::NewDocRegistration { family_day_id: day, adults, children },
-                7_000,
-            )
-        })
+        write::checked(
+            self.doc(),
+            Writer::FamilyDevice { member_id: member },
+            |tx| {
+                write::register_for_family_day(
+                    tx,
+                    member,
+                    write::NewDocRegistration {
+                        family_day_id: day,
+                        adults,
+                        children,
+                    },
+                    7_000,
+                )
+            },
+        )
         .expect("a valid registration")
     }
 
@@ -873,8 +901,20 @@ impl Device {
     }
 }
 
-async fn family_registrations(app: &TestApp, token: &str, family: FamilyId) -> Vec<serde_json::Value> {
-    expect_json(app.get(&format!("/api/v1/families/{family}/family-day-registrations"), Some(token)).await, 200).await
+async fn family_registrations(
+    app: &TestApp,
+    token: &str,
+    family: FamilyId,
+) -> Vec<serde_json::Value> {
+    expect_json(
+        app.get(
+            &format!("/api/v1/families/{family}/family-day-registrations"),
+            Some(token),
+        )
+        .await,
+        200,
+    )
+    .await
 }
 
 both_backends! {
