@@ -190,3 +190,136 @@ fn respond(doc: &Automerge, kind: ResponseKind, has: &[ChangeHash]) -> ApiResult
         data,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    //! Hostile bytes against the validation pipeline, without a database: whatever a device
+    //! sends, `apply` and `validate` answer with a client error or accept it, never panic and
+    //! never fail as the server's fault, and the stored document (`base`) is never touched.
+
+    use automerge::{ActorId, Automerge, ReadDoc};
+    use proptest::prelude::*;
+    use reguide_protocol::doc::write::{self, NewDocVisitRequest};
+    use reguide_protocol::doc::{DocMember, Writer};
+    use reguide_protocol::sync::server_actor;
+    use reguide_protocol::visits::{SlotChoice, VisitType};
+    use reguide_protocol::{DetaineeId, FamilyId, Language, MemberId, PrisonId};
+
+    use super::{apply, validate};
+    use crate::error::ApiError;
+
+    struct Fixture {
+        base: Automerge,
+        device: ActorId,
+        member: MemberId,
+        /// A valid change of the device: a new visit request.
+        change: Vec<u8>,
+    }
+
+    fn fixture() -> Fixture {
+        let member = MemberId::new();
+        let mut base = reguide_protocol::doc::new_document(FamilyId::new(), server_actor())
+            .expect("a new document");
+        let mut tx = base.transaction();
+        let fatima = DocMember {
+            display_name: "Member".into(),
+            relation: "mother".into(),
+            language: Language::Fr,
+        };
+        write::put_member(&mut tx, member, &fatima).expect("member");
+        tx.commit();
+        let device = ActorId::from(&[7_u8; 16][..]);
+        let mut phone = base.fork().with_actor(device.clone());
+        write::checked(
+            &mut phone,
+            Writer::FamilyDevice { member_id: member },
+            |tx| {
+                let request = NewDocVisitRequest {
+                    detainee_id: DetaineeId::new(),
+                    prison_id: PrisonId::new(),
+                    visit_type: VisitType::Table,
+                    preferences: vec![SlotChoice {
+                        template_id: uuid::Uuid::new_v4(),
+                        date: chrono::NaiveDate::from_ymd_opt(2030, 1, 7).expect("date"),
+                    }],
+                    visitors: vec![member],
+                    support_needs: vec![],
+                    support_note: None,
+                };
+                write::request_visit(tx, member, request, 1_000)
+            },
+        )
+        .expect("a valid request");
+        let change = phone.save_after(&base.get_heads());
+        Fixture {
+            base,
+            device,
+            member,
+            change,
+        }
+    }
+
+    /// Runs the pipeline on `bytes`; fails the property on a server-side error.
+    fn check(fixture: &Fixture, bytes: &[u8]) -> Result<bool, TestCaseError> {
+        let heads = fixture.base.get_heads();
+        let mut copy = fixture.base.fork().with_actor(server_actor());
+        let outcome = apply(&mut copy, bytes).and_then(|()| {
+            if copy.get_missing_deps(&[]).is_empty() {
+                validate(&fixture.base, &copy, &fixture.device, fixture.member)
+            } else {
+                Ok(())
+            }
+        });
+        prop_assert_eq!(
+            fixture.base.get_heads(),
+            heads,
+            "the stored document changed"
+        );
+        match outcome {
+            Ok(()) => Ok(true),
+            Err(
+                ApiError::Invalid { .. } | ApiError::Refused { .. } | ApiError::Conflict { .. },
+            ) => Ok(false),
+            Err(e) => Err(TestCaseError::fail(format!("a server error: {e:?}"))),
+        }
+    }
+
+    #[test]
+    fn the_valid_change_passes() {
+        let fixture = fixture();
+        assert!(matches!(check(&fixture, &fixture.change), Ok(true)));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn random_bytes_are_refused_as_client_errors(
+            bytes in proptest::collection::vec(any::<u8>(), 0..1024),
+        ) {
+            let fixture = fixture();
+            check(&fixture, &bytes)?;
+        }
+
+        #[test]
+        fn truncated_changes_are_refused(cut in 0.0_f64..1.0) {
+            let fixture = fixture();
+            let at = (fixture.change.len() as f64 * cut) as usize;
+            let accepted = check(&fixture, &fixture.change[..at])?;
+            // Only the empty prefix (no change at all) is acceptable.
+            prop_assert!(!accepted || at == 0, "a truncated change of {at} bytes was accepted");
+        }
+
+        #[test]
+        fn changes_with_a_flipped_byte_never_break_the_server(
+            position in 0.0_f64..1.0,
+            flip in 1_u8..=255,
+        ) {
+            let fixture = fixture();
+            let mut bytes = fixture.change.clone();
+            let at = ((bytes.len() - 1) as f64 * position) as usize;
+            bytes[at] ^= flip;
+            check(&fixture, &bytes)?;
+        }
+    }
+}
