@@ -5,7 +5,10 @@
 //! `reguide-protocol` for the document schema and write policy, and never on the server's stack
 //! (diesel, actix, lettre): CI checks that.
 //!
-//! The store, operations and sync client arrive with the client-core work; today this crate
-//! re-exports the shared protocol so the mobile bindings build against one surface.
+//! - [`store`]: the account's data folder — durable before an operation returns, crash-safe,
+//!   optionally encrypted at rest.
+
+pub mod store;
 
 pub use reguide_protocol as protocol;
+pub use store::{Store, StoreError};
