@@ -6,9 +6,20 @@
 //! (diesel, actix, lettre): CI checks that.
 //!
 //! - [`store`]: the account's data folder — durable before an operation returns, crash-safe,
-//!   optionally encrypted at rest.
+//!   optionally encrypted at rest;
+//! - [`Client`] ([`client`]): sign-in and enrolment, the session, logout (which wipes the
+//!   folder);
+//! - [`ops`]: typed reads of the family document and policy-checked writes;
+//! - [`sync`]: `sync_now`, the sync state and the backoff a background scheduler follows.
 
+pub mod client;
+pub mod error;
+pub mod ops;
 pub mod store;
+pub mod sync;
 
+pub use client::{Client, Session};
+pub use error::{ClientError, ClientResult};
 pub use reguide_protocol as protocol;
 pub use store::{Store, StoreError};
+pub use sync::{SyncOutcome, SyncState, SyncStatus};

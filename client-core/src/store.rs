@@ -31,7 +31,7 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
-use automerge::{Automerge, ChangeHash};
+use automerge::{ActorId, Automerge, ChangeHash};
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 
@@ -137,6 +137,8 @@ pub struct Store {
     log: File,
     log_bytes: u64,
     snapshot_bytes: u64,
+    /// The actor the document writes with (the device's enrolled one).
+    actor: Option<ActorId>,
 }
 
 impl Store {
@@ -196,9 +198,16 @@ impl Store {
     }
 
     /// Replaces the whole document (a new device's first sync, a recovery), durably.
-    pub fn replace_document(&mut self, doc: Automerge) -> StoreResult<()> {
+    pub fn replace_document(&mut self, mut doc: Automerge) -> StoreResult<()> {
+        if let Some(actor) = &self.actor {
+            doc.set_actor(actor.clone());
+        }
         self.doc = Some(doc);
-        self.write_snapshot()
+        if let Err(e) = self.write_snapshot() {
+            self.reload()?;
+            return Err(e);
+        }
+        Ok(())
     }
 
     /// Appends what the document gained since `before` to the log.
@@ -244,8 +253,20 @@ impl Store {
     /// Re-reads the document from disk (after a failed write).
     fn reload(&mut self) -> StoreResult<()> {
         let dir = self.dir.clone();
+        let actor = self.actor.take();
         *self = Self::open_with(&dir, self.cipher.clone())?;
+        if let Some(actor) = actor {
+            self.set_actor(actor);
+        }
         Ok(())
+    }
+
+    /// Sets the actor the document's changes are made with, now and after a reload.
+    pub fn set_actor(&mut self, actor: ActorId) {
+        if let Some(doc) = self.doc.as_mut() {
+            doc.set_actor(actor.clone());
+        }
+        self.actor = Some(actor);
     }
 
     /// Loads the snapshot and replays the log, cutting off an unfinished last frame.
@@ -287,6 +308,7 @@ impl Store {
             log,
             log_bytes: whole as u64,
             snapshot_bytes,
+            actor: None,
         })
     }
 

@@ -8,6 +8,7 @@ mod admin;
 mod auth;
 mod authz_matrix;
 mod bad_input;
+mod client;
 mod demo;
 mod enrolment;
 mod family_days;

@@ -1,0 +1,300 @@
+//! The family client core (`reguide-client-core`) against the real server: two members' phones
+//! editing offline and converging, the server's decisions reaching both, and a network that
+//! fails in every way a phone meets (no server, a captive portal, errors, garbage, silence)
+//! without losing a change.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::Weekday;
+use reguide_client_core::{Client, ClientError};
+use reguide_tests::protocol::api::EnrolmentCode;
+use reguide_tests::protocol::doc::status::RegistrationState;
+use reguide_tests::protocol::doc::write::{NewDocRegistration, NewDocVisitRequest};
+use reguide_tests::protocol::visits::{SlotChoice, VisitStatus, VisitType};
+use reguide_tests::protocol::{FamilyId, MemberId};
+use reguide_tests::visits::next_weekday;
+use reguide_tests::{DEMO_PASSWORD, DemoUser, TestApp, both_backends, expect_json};
+use serde_json::json;
+
+/// Runs blocking client work off the async test's thread.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.expect("client thread")
+}
+
+/// Fatima's phone, signed in, synced once.
+async fn fatima(app: &TestApp, dir: PathBuf) -> Client {
+    let url = app.address.clone();
+    blocking(move || {
+        let mut client = Client::open(&dir, None, &url).expect("open");
+        client
+            .login(
+                DemoUser::FamilyMember.email(),
+                DEMO_PASSWORD,
+                "Fatima's phone",
+            )
+            .expect("login");
+        client.sync_now().expect("first sync");
+        client
+    })
+    .await
+}
+
+/// A phone of another member, enrolled with a code from the social worker, synced once.
+async fn enrolled(app: &TestApp, dir: PathBuf, family: FamilyId, member: MemberId) -> Client {
+    let social = app.login_as(DemoUser::SocialWorker).await;
+    let path = format!("/api/v1/families/{family}/members/{member}/enrolment-codes");
+    let code: EnrolmentCode = expect_json(app.post_empty(&path, Some(&social)).await, 201).await;
+    let url = app.address.clone();
+    blocking(move || {
+        let mut client = Client::open(&dir, None, &url).expect("open");
+        client
+            .enrol(&code.code, "a long enough secret", "Karim's phone", None)
+            .expect("enrol");
+        client.sync_now().expect("first sync");
+        client
+    })
+    .await
+}
+
+async fn sync(client: Client) -> Client {
+    blocking(move || {
+        let mut client = client;
+        client.sync_now().expect("sync");
+        client
+    })
+    .await
+}
+
+async fn table_slot(
+    app: &TestApp,
+    token: &str,
+    prison: reguide_tests::protocol::PrisonId,
+) -> SlotChoice {
+    let coordinator = app.login_as(DemoUser::Coordinator).await;
+    let t = app
+        .table_session(&coordinator, prison, Weekday::Fri, 2)
+        .await;
+    let date = next_weekday(Weekday::Fri, 3);
+    let slot = app.slot(token, prison, t.id, date, VisitType::Table).await;
+    assert!(slot.bookable && slot.open > 0, "{slot:?}");
+    SlotChoice {
+        template_id: t.id,
+        date,
+    }
+}
+
+async fn family_day(app: &TestApp, prison: reguide_tests::protocol::PrisonId) -> uuid::Uuid {
+    let coordinator = app.login_as(DemoUser::Coordinator).await;
+    let date = chrono::Utc::now().date_naive() + chrono::Duration::days(30);
+    let deadline = (date - chrono::Duration::days(2))
+        .and_hms_opt(12, 0, 0)
+        .expect("time")
+        .and_utc();
+    let body = json!({
+        "title": "Family day", "date": date, "starts_at": "10:00", "ends_at": "16:00",
+        "programme": "Games", "capacity_families": 5, "capacity_people": 30,
+        "registration_deadline": deadline,
+    });
+    let day: serde_json::Value = expect_json(
+        app.post_json(
+            &format!("/api/v1/prisons/{prison}/family-days"),
+            Some(&coordinator),
+            &body,
+        )
+        .await,
+        201,
+    )
+    .await;
+    day["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("day id")
+}
+
+both_backends! {
+    async fn two_members_edit_offline_and_end_identical(app: TestApp) {
+        let v = app.visits_demo().await;
+        let folders = tempfile::tempdir().expect("dir");
+        for karim_first in [true, false] {
+            let round = if karim_first { "a" } else { "b" };
+            let mut fatima = fatima(&app, folders.path().join(format!("fatima-{round}"))).await;
+            let karim_id = v.a.member("Karim Benali");
+            let mut karim = enrolled(&app, folders.path().join(format!("karim-{round}")), v.a.id, karim_id).await;
+            let token = fatima.session().expect("signed in").token.clone();
+            let choice = table_slot(&app, &token, v.demo.haren).await;
+            let day = family_day(&app, v.demo.haren).await;
+
+            // Offline, both act.
+            let request = fatima
+                .request_visit(NewDocVisitRequest {
+                    detainee_id: v.a.detainee,
+                    prison_id: v.demo.haren,
+                    visit_type: VisitType::Table,
+                    preferences: vec![choice],
+                    visitors: vec![v.a.member("Fatima Benali")],
+                    support_needs: vec![],
+                    support_note: None,
+                })
+                .expect("request");
+            let registration = karim
+                .register_for_family_day(NewDocRegistration { family_day_id: day, adults: 2, children: 1 })
+                .expect("register");
+            assert!(fatima.sync_status().pending_changes && karim.sync_status().pending_changes);
+            assert_eq!(fatima.visit_request(&request).expect("view").status, VisitStatus::Pending);
+
+            // Sync in either order, then once more each.
+            if karim_first {
+                karim = sync(karim).await;
+                fatima = sync(fatima).await;
+            } else {
+                fatima = sync(fatima).await;
+                karim = sync(karim).await;
+            }
+            fatima = sync(fatima).await;
+            karim = sync(karim).await;
+
+            assert_eq!(fatima.family().expect("doc"), karim.family().expect("doc"));
+            for phone in [&fatima, &karim] {
+                let visit = phone.visit_request(&request).expect("the request");
+                assert_eq!(visit.status, VisitStatus::Confirmed, "Haren confirms automatically");
+                assert_eq!(visit.slot, Some(choice));
+                let registered = phone.registrations().expect("registrations");
+                let mine = registered.iter().find(|r| r.registration.id == registration).expect("there");
+                assert_eq!(mine.state, RegistrationState::Registered);
+                assert!(!phone.sync_status().pending_changes);
+                assert_eq!(phone.sync_status().last_error, None);
+            }
+            let visit = app.visit_request(&token, request.parse().expect("uuid")).await;
+            assert_eq!(visit.status, VisitStatus::Confirmed);
+        }
+    }
+
+    async fn a_failing_network_never_loses_a_change(app: TestApp) {
+        let v = app.visits_demo().await;
+        let folders = tempfile::tempdir().expect("dir");
+        let dir = folders.path().join("fatima");
+        let phone = fatima(&app, dir.clone()).await;
+        let token = phone.session().expect("signed in").token.clone();
+        drop(phone);
+        let choice = table_slot(&app, &token, v.demo.haren).await;
+
+        // A request made offline.
+        let request = {
+            let dir = dir.clone();
+            let (detainee, haren, fatima_id) = (v.a.detainee, v.demo.haren, v.a.member("Fatima Benali"));
+            blocking(move || {
+                let mut phone = Client::open(&dir, None, "http://127.0.0.1:9").expect("open");
+                phone
+                    .request_visit(NewDocVisitRequest {
+                        detainee_id: detainee,
+                        prison_id: haren,
+                        visit_type: VisitType::Table,
+                        preferences: vec![choice],
+                        visitors: vec![fatima_id],
+                        support_needs: vec![],
+                        support_note: None,
+                    })
+                    .expect("works offline")
+            })
+            .await
+        };
+
+        // Every way the network fails: the change stays, and the failure is recorded.
+        let faults: Vec<(String, &str)> = vec![
+            ("http://127.0.0.1:9".into(), "network_unavailable"),
+            (fake_server(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 29\r\nConnection: close\r\n\r\n<html>Sign in to Wi-Fi</html>"), "unexpected_response"),
+            (fake_server(b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nContent-Length: 58\r\nConnection: close\r\n\r\n{\"error\":\"internal_error\",\"message\":\"something broke\"}    "), "internal_error"),
+            (fake_server(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 5\r\nConnection: close\r\n\r\n\x07\x00\x01\x02\x03"), "unexpected_response"),
+            (fake_server(b"HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain\r\nContent-Length: 3\r\nConnection: close\r\n\r\nbad"), "unexpected_response"),
+            (silent_server(), "network_unavailable"),
+        ];
+        for (n, (url, code)) in faults.into_iter().enumerate() {
+            let dir = dir.clone();
+            let request = request.clone();
+            blocking(move || {
+                let mut phone = Client::open(&dir, None, &url).expect("open");
+                phone.set_timeout(Duration::from_millis(800)).expect("timeout");
+                let err = phone.sync_now().expect_err("the sync fails");
+                assert_eq!(err.code(), code, "fault {n}: {err}");
+                if code != "internal_error" {
+                    assert!(err.is_transient() || matches!(err, ClientError::UnexpectedResponse), "{err}");
+                }
+                let status = phone.sync_status();
+                assert!(status.pending_changes, "fault {n}");
+                assert_eq!(status.last_error.as_deref(), Some(code));
+                assert!(status.next_attempt > chrono::Utc::now(), "backoff");
+                assert_eq!(phone.visit_request(&request).expect("kept").status, VisitStatus::Pending);
+            })
+            .await;
+        }
+
+        // The network comes back.
+        let url = app.address.clone();
+        let (phone, outcome) = blocking(move || {
+            let mut phone = Client::open(&dir, None, &url).expect("open");
+            let outcome = phone.sync_now().expect("sync");
+            (phone, outcome)
+        })
+        .await;
+        assert!(!outcome.full_document);
+        assert_eq!(phone.visit_request(&request).expect("view").status, VisitStatus::Confirmed);
+        let status = phone.sync_status();
+        assert!(!status.pending_changes);
+        assert_eq!(status.last_error, None);
+        assert_eq!(app.visit_request(&token, request.parse().expect("uuid")).await.status, VisitStatus::Confirmed);
+    }
+
+    async fn a_revoked_device_is_told_to_sign_in_again_and_logout_wipes_its_data(app: TestApp) {
+        let _ = app.visits_demo().await;
+        let folders = tempfile::tempdir().expect("dir");
+        let dir = folders.path().join("fatima");
+        let phone = fatima(&app, dir.clone()).await;
+        let session = phone.session().expect("signed in").clone();
+        // The family revokes the device from another session.
+        let other = app.login_as(DemoUser::FamilyMember).await;
+        let resp = app.delete(&format!("/api/v1/me/devices/{}", session.device_id), Some(&other)).await;
+        assert!(resp.status().is_success(), "{}", resp.status());
+        let phone = blocking(move || {
+            let mut phone = phone;
+            let err = phone.sync_now().expect_err("revoked");
+            assert_eq!(err.code(), "session_expired");
+            assert!(phone.family().is_ok(), "the data stays until the user signs out");
+            phone
+        })
+        .await;
+        blocking(move || phone.logout().expect("logout")).await;
+        assert!(!dir.exists(), "logout wipes the data folder");
+    }
+}
+
+/// A one-connection-at-a-time server answering every request with `response`.
+fn fake_server(response: &'static [u8]) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = format!("http://{}", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let _ = stream.set_read_timeout(Some(Duration::from_millis(300)));
+            let mut buf = [0_u8; 64 * 1024];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(response);
+        }
+    });
+    address
+}
+
+/// A server that accepts connections and never answers.
+fn silent_server() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = format!("http://{}", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    address
+}
