@@ -298,3 +298,104 @@ fn silent_server() -> String {
     });
     address
 }
+
+// ---- Crashes: a phone killed at any moment keeps every change it acknowledged ----------------
+
+const KILL_CHILD_ENV: &str = "REGUIDE_KILL_CHILD_DIR";
+const ACK: &str = "acked ";
+
+/// The child process of `killed_phones_keep_every_acknowledged_change`: writes until killed,
+/// printing the id of each registration once its write returned (so, once it is durable).
+#[test]
+#[ignore = "the child process of killed_phones_keep_every_acknowledged_change"]
+fn kill_child() {
+    let Ok(dir) = std::env::var(KILL_CHILD_ENV) else {
+        return;
+    };
+    let mut phone = Client::open(&dir, None, "http://127.0.0.1:9").expect("the store opens");
+    let mut out = std::io::stdout().lock();
+    loop {
+        let id = phone
+            .register_for_family_day(NewDocRegistration {
+                family_day_id: uuid::Uuid::new_v4(),
+                adults: 1,
+                children: 0,
+            })
+            .expect("a write");
+        writeln!(out, "{ACK}{id}").expect("stdout");
+        out.flush().expect("stdout");
+    }
+}
+
+both_backends! {
+    async fn killed_phones_keep_every_acknowledged_change(app: TestApp) {
+        let _ = app.visits_demo().await;
+        let folders = tempfile::tempdir().expect("dir");
+        let dir = folders.path().join("fatima");
+        drop(fatima(&app, dir.clone()).await);
+        let report = blocking(move || {
+            let exe = std::env::current_exe().expect("the test binary");
+            let mut seed = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("time")
+                .subsec_nanos() as u64;
+            let mut acked: Vec<String> = Vec::new();
+            let rounds = 100;
+            for _ in 0..rounds {
+                seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                let wait = Duration::from_millis((seed >> 33) % 40);
+                let mut child = std::process::Command::new(&exe)
+                    .args(["client::kill_child", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+                    .env(KILL_CHILD_ENV, &dir)
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .expect("spawn");
+                // Read its acknowledgements as they come; kill it a random moment after the
+                // first, in the middle of its writes.
+                let stdout = child.stdout.take().expect("stdout");
+                let (tx, rx) = std::sync::mpsc::channel::<String>();
+                let reader = std::thread::spawn(move || {
+                    let mut lines = std::io::BufReader::new(stdout);
+                    let mut line = String::new();
+                    // Only whole lines: a line cut by the kill was not acknowledged.
+                    while std::io::BufRead::read_line(&mut lines, &mut line).unwrap_or(0) > 0 {
+                        if let Some(id) = line.strip_suffix('\n').and_then(|l| l.strip_prefix(ACK)) {
+                            let _ = tx.send(id.to_owned());
+                        }
+                        line.clear();
+                    }
+                });
+                let first = rx.recv_timeout(Duration::from_secs(30)).expect("the child writes");
+                acked.push(first);
+                std::thread::sleep(wait);
+                child.kill().expect("SIGKILL");
+                child.wait().expect("reaped");
+                reader.join().expect("reader");
+                acked.extend(rx.try_iter());
+
+                let phone = Client::open(&dir, None, "http://127.0.0.1:9").expect("the store always opens");
+                let kept: std::collections::HashSet<String> = phone
+                    .registrations()
+                    .expect("readable")
+                    .into_iter()
+                    .map(|r| r.registration.id)
+                    .collect();
+                let lost: Vec<&String> = acked.iter().filter(|id| !kept.contains(*id)).collect();
+                assert!(lost.is_empty(), "acknowledged and lost: {lost:?}");
+            }
+            (rounds, acked.len(), dir)
+        })
+        .await;
+        let (rounds, acked, dir) = report;
+        assert!(acked >= rounds, "the children wrote ({acked} writes in {rounds} rounds)");
+        // And the phone still syncs everything.
+        let url = app.address.clone();
+        blocking(move || {
+            let mut phone = Client::open(&dir, None, &url).expect("open");
+            phone.sync_now().expect("sync");
+            assert!(!phone.sync_status().pending_changes);
+        })
+        .await;
+    }
+}
