@@ -34,8 +34,9 @@ pub struct TestApp {
     /// What the server was started with, for [`TestApp::restart`].
     config: Config,
     server: JoinHandle<std::io::Result<()>>,
-    // Kept alive for the lifetime of the app; dropped (removed) after the server task.
-    _data_dir: TempDir,
+    // Kept alive for the lifetime of the app; dropped (removed) after the server task. `None`
+    // for a second instance, which uses the first one's.
+    _data_dir: Option<TempDir>,
     _postgres: Option<PgTestDatabase>,
 }
 
@@ -97,8 +98,26 @@ impl TestApp {
             database_url,
             config,
             server,
-            _data_dir: data_dir,
+            _data_dir: Some(data_dir),
             _postgres: postgres,
+        }
+    }
+
+    /// Another server on the same database and configuration, on a port of its own: what a
+    /// deployment runs behind a load balancer. Tokens of one instance are valid on the other.
+    /// The database belongs to `self`, so keep `self` alive for as long as this one is used.
+    pub async fn spawn_second_instance(&self) -> TestApp {
+        let (port, server) = start(self.backend, self.config.clone()).await;
+        Self {
+            backend: self.backend,
+            address: format!("http://127.0.0.1:{port}"),
+            port,
+            client: self.client.clone(),
+            database_url: self.database_url.clone(),
+            config: self.config.clone(),
+            server,
+            _data_dir: None,
+            _postgres: None,
         }
     }
 

@@ -15,6 +15,7 @@ mod family_days;
 mod health;
 mod migrations;
 mod sync;
+mod sync_convergence;
 mod visits_concurrency;
 mod visits_day;
 mod visits_matrix;
