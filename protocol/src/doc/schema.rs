@@ -147,6 +147,15 @@ pub fn schema_version_of(doc: &Automerge) -> Result<Option<u64>, DocError> {
     }
 }
 
+/// Reads one root collection (`visit_requests`, `steps`…) without the rest of the document:
+/// hydrating a whole document costs with its size.
+pub fn read_collection<T: Hydrate, D: ReadDoc>(
+    doc: &D,
+    collection: &str,
+) -> Result<BTreeMap<String, T>, DocError> {
+    Ok(hydrate_prop(doc, &ROOT, collection)?)
+}
+
 /// Reads one entry of a root collection (`visit_requests`, `steps`…), `None` when absent.
 pub fn read_entry<T: Hydrate, D: ReadDoc>(
     doc: &D,

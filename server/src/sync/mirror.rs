@@ -36,7 +36,8 @@ use reguide_protocol::doc::status::{
 };
 use reguide_protocol::doc::write::{EventList, append_event, put_entry};
 use reguide_protocol::doc::{
-    Author, DocRegistration, DocVisitRequest, Event, FamilyDoc, keys, schema::new_id,
+    Author, DocRegistration, DocVisitRequest, Event, keys, read_collection, read_entry,
+    schema::new_id,
 };
 use reguide_protocol::family_days::RegistrationStatus;
 use reguide_protocol::visits::SlotChoice;
@@ -112,17 +113,38 @@ pub fn mirror(
     doc: &mut Automerge,
     scope: Scope<'_>,
 ) -> ApiResult<()> {
-    let current = FamilyDoc::read(doc).map_err(|e| internal("reading a family document", e))?;
+    // Only what the scope needs is read: hydrating a whole document costs with its size.
+    let unreadable = |e| internal("reading a family document", e);
+    let requests: BTreeMap<String, DocVisitRequest> = match scope {
+        Scope::Family => read_collection(doc, keys::VISIT_REQUESTS).map_err(unreadable)?,
+        Scope::VisitRequest(id) => read_entry(doc, keys::VISIT_REQUESTS, id)
+            .map_err(unreadable)?
+            .map(|entry| (id.to_owned(), entry))
+            .into_iter()
+            .collect(),
+        Scope::Registration(_) => BTreeMap::new(),
+    };
+    let registered: BTreeMap<String, DocRegistration> = match scope {
+        Scope::Family => {
+            read_collection(doc, keys::FAMILY_DAY_REGISTRATIONS).map_err(unreadable)?
+        }
+        Scope::Registration(id) => read_entry(doc, keys::FAMILY_DAY_REGISTRATIONS, id)
+            .map_err(unreadable)?
+            .map(|entry| (id.to_owned(), entry))
+            .into_iter()
+            .collect(),
+        Scope::VisitRequest(_) => BTreeMap::new(),
+    };
     let members = Members::load(conn, family)?;
     let mut tx = doc.transaction();
     let written = match scope {
-        Scope::Family => visit_requests(conn, family, &current, &members, None, &mut tx)
-            .and_then(|()| registrations(conn, family, &current, &members, None, &mut tx)),
+        Scope::Family => visit_requests(conn, family, &requests, &members, None, &mut tx)
+            .and_then(|()| registrations(conn, family, &registered, &members, None, &mut tx)),
         Scope::VisitRequest(id) => {
-            visit_requests(conn, family, &current, &members, Some(id), &mut tx)
+            visit_requests(conn, family, &requests, &members, Some(id), &mut tx)
         }
         Scope::Registration(id) => {
-            registrations(conn, family, &current, &members, Some(id), &mut tx)
+            registrations(conn, family, &registered, &members, Some(id), &mut tx)
         }
     };
     match written {
@@ -153,7 +175,7 @@ fn millis(at: NaiveDateTime) -> i64 {
 fn visit_requests(
     conn: &mut DbConn,
     family: FamilyId,
-    current: &FamilyDoc,
+    current: &BTreeMap<String, DocVisitRequest>,
     members: &Members,
     only: Option<&str>,
     tx: &mut Transaction<'_>,
@@ -182,7 +204,7 @@ fn visit_requests(
         by_request.entry(row.1.as_str()).or_default().push(row);
     }
     for (request, history) in by_request {
-        let (mut events, created_here) = match current.visit_requests.get(request) {
+        let (mut events, created_here) = match current.get(request) {
             Some(entry) => (entry.events.clone(), false),
             None => {
                 let entry = new_request_entry(conn, request, history[0], members)?;
@@ -306,7 +328,7 @@ type RegistrationRow = (
 fn registrations(
     conn: &mut DbConn,
     family: FamilyId,
-    current: &FamilyDoc,
+    current: &BTreeMap<String, DocRegistration>,
     members: &Members,
     only: Option<&str>,
     tx: &mut Transaction<'_>,
@@ -346,7 +368,7 @@ fn registrations(
                 RegistrationEventKind::Cancelled,
             ),
         };
-        let events = match current.family_day_registrations.get(&id) {
+        let events = match current.get(&id) {
             Some(entry) => entry.events.clone(),
             None => {
                 let entry = DocRegistration {

@@ -18,6 +18,8 @@
 //! An answered intent is not open any more, so a retried sync does nothing twice. The answers
 //! are written on the copy that is about to be stored, with the server's actor.
 
+use std::collections::BTreeMap;
+
 use automerge::Automerge;
 use chrono::{DateTime, Utc};
 use reguide_protocol::doc::status::{
@@ -25,7 +27,7 @@ use reguide_protocol::doc::status::{
 };
 use reguide_protocol::doc::write::{EventList, server_event};
 use reguide_protocol::doc::{
-    Author, DocRegistration, DocVisitRequest, Event, FamilyDoc, keys, read_entry,
+    Author, DocRegistration, DocVisitRequest, Event, keys, read_collection, read_entry,
 };
 use reguide_protocol::family_days::NewRegistration;
 use reguide_protocol::visits::{Channel, NewVisitRequest, VisitStatus};
@@ -47,25 +49,33 @@ pub fn project(
     copy: &mut Automerge,
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
-    let before = FamilyDoc::read(base).map_err(|e| internal("reading the stored document", e))?;
-    let after = FamilyDoc::read(copy).map_err(|e| internal("reading the synced document", e))?;
     let at = now.timestamp_millis();
+    let stored = |e| internal("reading the stored document", e);
+    let synced = |e| internal("reading the synced document", e);
 
-    for (key, request) in &after.visit_requests {
-        if !before.visit_requests.contains_key(key) {
+    let before: BTreeMap<String, DocVisitRequest> =
+        read_collection(base, keys::VISIT_REQUESTS).map_err(stored)?;
+    let after: BTreeMap<String, DocVisitRequest> =
+        read_collection(copy, keys::VISIT_REQUESTS).map_err(synced)?;
+    for (key, request) in &after {
+        if !before.contains_key(key) {
             enter_request(conn, who, copy, key, request, now, at)?;
         }
     }
-    for key in after.visit_requests.keys() {
+    for key in after.keys() {
         answer_visit_intents(conn, who, copy, key, now, at)?;
     }
 
-    for (key, registration) in &after.family_day_registrations {
-        if !before.family_day_registrations.contains_key(key) {
+    let before: BTreeMap<String, DocRegistration> =
+        read_collection(base, keys::FAMILY_DAY_REGISTRATIONS).map_err(stored)?;
+    let after: BTreeMap<String, DocRegistration> =
+        read_collection(copy, keys::FAMILY_DAY_REGISTRATIONS).map_err(synced)?;
+    for (key, registration) in &after {
+        if !before.contains_key(key) {
             enter_registration(conn, who, copy, key, registration, at)?;
         }
     }
-    for key in after.family_day_registrations.keys() {
+    for key in after.keys() {
         answer_registration_intents(conn, who, copy, key, now, at)?;
     }
     Ok(())
