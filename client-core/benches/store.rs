@@ -190,7 +190,8 @@ fn operations(dir: &Path) {
     );
 }
 
-/// Where one policy-checked write spends its time (the steps of `write::checked`).
+/// Where one policy-checked write spends its time (the steps of `write::checked`, with the
+/// policy checked against a diff, as it was before patches were logged, to compare).
 fn profile(doc: &mut Automerge, member: MemberId) {
     use reguide_client_core::protocol::doc::{Writer, check_change};
     let t = Instant::now();

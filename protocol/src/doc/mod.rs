@@ -26,7 +26,7 @@ pub mod status;
 pub mod upgrade;
 pub mod write;
 
-pub use policy::{PolicyViolation, Writer, check_authorship, check_change};
+pub use policy::{PolicyViolation, Writer, check_authorship, check_change, check_patches};
 pub use schema::*;
 pub use upgrade::upgrade;
 

@@ -96,10 +96,9 @@ pub fn check_change(
     before: &Automerge,
     after: &Automerge,
 ) -> Result<(), PolicyViolation> {
-    let member = match writer {
-        Writer::Server => return Ok(()),
-        Writer::FamilyDevice { member_id } => member_id,
-    };
+    if writer == Writer::Server {
+        return Ok(());
+    }
     let before_heads = before.get_heads();
     if before_heads
         .iter()
@@ -112,6 +111,22 @@ pub fn check_change(
         ));
     }
     let patches = after.diff(&before_heads, &after.get_heads());
+    check_patches(writer, before, after, &patches)
+}
+
+/// [`check_change`] for patches already at hand: the patches that turn `before` into `after`,
+/// e.g. logged while the change was made (`Automerge::transaction_log_patches`). Computing
+/// them with `diff` walks the whole document; a patch log costs what the change costs.
+pub fn check_patches(
+    writer: Writer,
+    before: &Automerge,
+    after: &Automerge,
+    patches: &[Patch],
+) -> Result<(), PolicyViolation> {
+    let member = match writer {
+        Writer::Server => return Ok(()),
+        Writer::FamilyDevice { member_id } => member_id,
+    };
     if patches.is_empty() {
         return Ok(());
     }
@@ -121,7 +136,7 @@ pub fn check_change(
         member,
     };
     check.member_is_known()?;
-    for patch in &patches {
+    for patch in patches {
         check.patch(patch)?;
     }
     Ok(())

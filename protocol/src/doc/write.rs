@@ -4,7 +4,7 @@
 //! policy lets a device add (a new entry, an event, a note, an answer) and checks the
 //! preconditions the policy would check (the step is the family's, the invitation is the
 //! member's), so a user is told at once instead of at sync. [`checked`] runs an edit on a draft
-//! and keeps it only if [`check_change`] accepts it: what the app does before every commit.
+//! and keeps it only if the policy ([`super::check_change`]) accepts it: what the app does before every commit.
 //!
 //! The server side writes members, steps, invitations and its decisions as events (`server_*`,
 //! [`put_entry`]); staff never write into a document directly.
@@ -17,7 +17,7 @@ use autosurgeon::{Doc, ReadDoc, Reconcile, reconcile_insert, reconcile_prop};
 use uuid::Uuid;
 
 use super::DocError;
-use super::policy::{PolicyViolation, Writer, check_change};
+use super::policy::{PolicyViolation, Writer, check_patches};
 use super::schema::{
     Appointment, Author, ChecklistItem, DocMember, DocRegistration, DocVisitRequest, Event,
     Invitation, InvitationAnswer, Note, Rsvp, Step, StepOwner, keys, new_id, read_entry,
@@ -36,10 +36,15 @@ pub fn checked<T>(
     edit: impl FnOnce(&mut Transaction<'_>) -> Result<T, DocError>,
 ) -> Result<T, DocError> {
     let mut draft = doc.fork().with_actor(doc.get_actor().clone());
-    let mut tx = draft.transaction();
+    // The patches are logged as the edit makes them: diffing the documents afterwards would
+    // walk the whole history.
+    let mut tx = draft
+        .transaction_log_patches(automerge::PatchLog::active())
+        .map_err(|e| DocError::from(automerge::AutomergeError::from(e)))?;
     let out = edit(&mut tx)?;
-    tx.commit();
-    check_change(writer, doc, &draft)?;
+    let (_, mut log) = tx.commit_with(automerge::transaction::CommitOptions::default());
+    let patches = draft.make_patches(&mut log);
+    check_patches(writer, doc, &draft, &patches)?;
     doc.merge(&mut draft)?;
     Ok(out)
 }

@@ -12,7 +12,7 @@ use reguide_protocol::doc::write::{
 use reguide_protocol::doc::{
     Appointment, Author, DocMember, DocVisitRequest, Event, FamilyDoc, Invitation,
     InvitationAnswer, PolicyViolation, Rsvp, Step, StepOwner, Writer, check_authorship,
-    check_change, keys, new_document,
+    check_change, check_patches, keys, new_document,
 };
 use reguide_protocol::visits::{SlotChoice, SupportNeed, VisitStatus, VisitType};
 use reguide_protocol::{AccountId, DetaineeId, FamilyId, Language, MemberId, PrisonId};
@@ -211,10 +211,22 @@ impl Fixture {
             .device
             .fork()
             .with_actor(self.device.get_actor().clone());
-        let mut tx = after.transaction();
+        let mut tx = after
+            .transaction_log_patches(automerge::PatchLog::active())
+            .expect("patch log");
         edit(&mut tx, self);
-        tx.commit();
+        let (_, mut log) = tx.commit_with(automerge::transaction::CommitOptions::default());
+        let logged = after.make_patches(&mut log);
         let on_device = check_change(writer, &self.device, &after);
+        // What `write::checked` runs: the patches logged while editing, not a diff. They may
+        // name another first fault (a replaced entry logs its deletion first, where the diff
+        // shows one overwrite) but must refuse exactly what the diff refuses.
+        let from_log = check_patches(writer, &self.device, &after, &logged);
+        assert_eq!(
+            on_device.is_ok(),
+            from_log.is_ok(),
+            "the logged patches and the diff disagree: {on_device:?} / {from_log:?}"
+        );
 
         let mut on_server = self.server.fork();
         on_server
