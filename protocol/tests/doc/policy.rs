@@ -229,13 +229,25 @@ impl Fixture {
         );
 
         let mut on_server = self.server.fork();
+        let mut server_log = automerge::PatchLog::active();
         on_server
-            .load_incremental(&after.save_after(&self.server.get_heads()))
+            .load_incremental_log_patches(
+                &after.save_after(&self.server.get_heads()),
+                &mut server_log,
+            )
             .expect("load");
         assert!(on_server.get_missing_deps(&[]).is_empty());
         check_authorship(&self.server, &on_server, self.device.get_actor()).expect("own actor");
         let verdict = check_change(writer, &self.server, &on_server);
         assert_eq!(on_device, verdict, "device and server disagree");
+        // What the sync endpoint runs: the patches logged while loading the device's changes.
+        let loaded = on_server.make_patches(&mut server_log);
+        let from_server_log = check_patches(writer, &self.server, &on_server, &loaded);
+        assert_eq!(
+            verdict.is_ok(),
+            from_server_log.is_ok(),
+            "the server's logged patches and the diff disagree: {verdict:?} / {from_server_log:?}"
+        );
         verdict
     }
 }

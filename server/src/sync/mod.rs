@@ -11,9 +11,9 @@
 //! 2. apply the device's changes to a *copy*, under `catch_unwind` (Automerge panics on some
 //!    crafted inputs); refuse changes whose dependencies are missing instead of storing a
 //!    half-applied request;
-//! 3. check that every new change is by the device's own actor, then check the diff against the
-//!    family device write policy (`reguide_protocol::doc::policy`, the same code the phone runs
-//!    before it commits);
+//! 3. check that every new change is by the device's own actor, then check what they change (the
+//!    patches logged while loading them) against the family device write policy
+//!    (`reguide_protocol::doc::policy`, the same code the phone runs before it commits);
 //! 4. project what the device added into the relational domains ([`projection`]: new visit
 //!    requests and registrations, the family's intents on them) and write the server's answers
 //!    into the copy;
@@ -90,9 +90,11 @@ pub fn sync(conn: &mut DbConn, who: Syncer, request: SyncRequest) -> ApiResult<S
             .all(|h| base.get_change_meta_by_hash(h).is_some());
 
     let mut copy = base.fork().with_actor(server_actor());
-    if !request.changes.is_empty() {
-        apply(&mut copy, &request.changes)?;
-    }
+    let patches = if request.changes.is_empty() {
+        Vec::new()
+    } else {
+        apply(&mut copy, &request.changes)?
+    };
     if !copy.get_missing_deps(&[]).is_empty() {
         if request.heads.is_empty() || client_knows_heads {
             return Err(ApiError::conflict(
@@ -107,7 +109,7 @@ pub fn sync(conn: &mut DbConn, who: Syncer, request: SyncRequest) -> ApiResult<S
         return respond(&base, ResponseKind::FullDocument, &[]);
     }
 
-    validate(&base, &copy, &actor, who.member)?;
+    validate(&base, &copy, &patches, &actor, who.member)?;
 
     // What the client has now: the heads it sent and the changes it just sent (not the
     // server's answers the projection is about to add).
@@ -127,12 +129,14 @@ pub fn sync(conn: &mut DbConn, who: Syncer, request: SyncRequest) -> ApiResult<S
     }
 }
 
-/// Loads `changes` into `copy`, turning errors and panics into `400 malformed_changes`.
+/// Loads `changes` into `copy`, turning errors and panics into `400 malformed_changes`, and
+/// returns the patches they make (logged while loading: a diff of the documents afterwards
+/// would walk the whole document).
 ///
 /// `load_incremental` silently skips chunks it cannot parse (a partial load), so the bytes are
 /// first parsed strictly on their own: every chunk must be valid. Dependencies missing there
 /// are expected (the changes build on the server's document) and are checked after loading.
-fn apply(copy: &mut Automerge, changes: &[u8]) -> ApiResult<()> {
+fn apply(copy: &mut Automerge, changes: &[u8]) -> ApiResult<Vec<automerge::Patch>> {
     let malformed = |detail: String| {
         ApiError::bad_request(
             "malformed_changes",
@@ -147,8 +151,12 @@ fn apply(copy: &mut Automerge, changes: &[u8]) -> ApiResult<()> {
         Ok(Err(e)) => return Err(malformed(format!(": {e}"))),
         Err(_) => return Err(malformed(String::new())),
     }
-    match catch_unwind(AssertUnwindSafe(|| copy.load_incremental(changes))) {
-        Ok(Ok(_)) => Ok(()),
+    match catch_unwind(AssertUnwindSafe(|| {
+        let mut log = automerge::PatchLog::active();
+        copy.load_incremental_log_patches(changes, &mut log)
+            .map(|_| copy.make_patches(&mut log))
+    })) {
+        Ok(Ok(patches)) => Ok(patches),
         Ok(Err(e)) => Err(malformed(format!(": {e}"))),
         Err(_) => Err(malformed(String::new())),
     }
@@ -158,12 +166,13 @@ fn apply(copy: &mut Automerge, changes: &[u8]) -> ApiResult<()> {
 fn validate(
     base: &Automerge,
     copy: &Automerge,
+    patches: &[automerge::Patch],
     actor: &ActorId,
     member: MemberId,
 ) -> ApiResult<()> {
     let verdict = catch_unwind(AssertUnwindSafe(|| {
         doc::check_authorship(base, copy, actor)?;
-        doc::check_change(Writer::FamilyDevice { member_id: member }, base, copy)
+        doc::check_patches(Writer::FamilyDevice { member_id: member }, base, copy, patches)
     }));
     match verdict {
         Ok(Ok(())) => Ok(()),
@@ -263,9 +272,9 @@ mod tests {
     fn check(fixture: &Fixture, bytes: &[u8]) -> Result<bool, TestCaseError> {
         let heads = fixture.base.get_heads();
         let mut copy = fixture.base.fork().with_actor(server_actor());
-        let outcome = apply(&mut copy, bytes).and_then(|()| {
+        let outcome = apply(&mut copy, bytes).and_then(|patches| {
             if copy.get_missing_deps(&[]).is_empty() {
-                validate(&fixture.base, &copy, &fixture.device, fixture.member)
+                validate(&fixture.base, &copy, &patches, &fixture.device, fixture.member)
             } else {
                 Ok(())
             }
