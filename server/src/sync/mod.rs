@@ -172,7 +172,12 @@ fn validate(
 ) -> ApiResult<()> {
     let verdict = catch_unwind(AssertUnwindSafe(|| {
         doc::check_authorship(base, copy, actor)?;
-        doc::check_patches(Writer::FamilyDevice { member_id: member }, base, copy, patches)
+        doc::check_patches(
+            Writer::FamilyDevice { member_id: member },
+            base,
+            copy,
+            patches,
+        )
     }));
     match verdict {
         Ok(Ok(())) => Ok(()),
@@ -274,7 +279,13 @@ mod tests {
         let mut copy = fixture.base.fork().with_actor(server_actor());
         let outcome = apply(&mut copy, bytes).and_then(|patches| {
             if copy.get_missing_deps(&[]).is_empty() {
-                validate(&fixture.base, &copy, &patches, &fixture.device, fixture.member)
+                validate(
+                    &fixture.base,
+                    &copy,
+                    &patches,
+                    &fixture.device,
+                    fixture.member,
+                )
             } else {
                 Ok(())
             }
