@@ -8,11 +8,13 @@
 //!   (target: 1 round trip, response at most 1.1 × `save()`); Automerge's protocol from an empty
 //!   document;
 //! - throughput: 200 families, each with one device that makes one small change per sync, for
-//!   five seconds: syncs per second, per core, p50 and p99, peak memory of the process.
+//!   five seconds, all at once and then paced at half that rate: syncs per second, per core, p50
+//!   and p99, CPU per sync, peak memory of the process.
 //!
-//! The history is real: Fatima's device makes 10,000 changes through the policy-checked write
-//! helpers with its enrolled actor id and pushes them through the sync endpoint in batches.
-//! Bodies and HTTP/1.1 headers of the measured syncs are counted on a plain TCP connection.
+//! The history is real: Fatima's device makes 10,000 changes through the family write helpers
+//! with its enrolled actor id and pushes them through the sync endpoint in batches; the server
+//! checks every one. Bodies and HTTP/1.1 headers of the measured syncs are counted on a plain TCP
+//! connection. Each part runs in a process of its own, so that its memory figures are its own.
 //!
 //! Run with `cargo bench -p reguide-tests --bench sync` (`BENCH_BACKENDS=sqlite` skips
 //! PostgreSQL).
@@ -849,27 +851,88 @@ fn reset_peak() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
-/// CPU time of the whole process (server, load generator, database client), in seconds.
-fn cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let after = stat.rsplit_once(')')?.1;
+/// User and system CPU seconds in the text of a `/proc/<pid>/stat`, and the command name.
+fn stat_seconds(stat: &str) -> Option<(&str, f64)> {
+    let (head, after) = stat.rsplit_once(')')?;
+    let name = head.split_once('(')?.1;
     let fields: Vec<&str> = after.split_whitespace().collect();
     let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
     // USER_HZ is 100 on Linux.
-    Some(ticks as f64 / 100.0)
+    Some((name, ticks as f64 / 100.0))
 }
 
-/// Busy and total CPU ticks of the whole machine (the database server's processes included).
-fn machine_ticks() -> Option<(u64, u64)> {
-    let stat = std::fs::read_to_string("/proc/stat").ok()?;
-    let line = stat.lines().next()?.strip_prefix("cpu ")?;
-    let v: Vec<u64> = line
-        .split_whitespace()
-        .filter_map(|f| f.parse().ok())
-        .collect();
-    let idle = v.get(3)? + v.get(4)?;
-    let busy = v.iter().take(8).sum::<u64>() - idle;
-    Some((busy, busy + idle))
+/// CPU seconds used so far: by this process (server and load generator), by PostgreSQL's
+/// processes, and by the whole machine (busy and available, all cores).
+#[derive(Clone, Copy, Debug, Default)]
+struct CpuSample {
+    process: f64,
+    postgres: f64,
+    busy: f64,
+    total: f64,
+}
+
+fn cpu_sample() -> CpuSample {
+    let mut sample = CpuSample::default();
+    if let Ok(stat) = std::fs::read_to_string("/proc/self/stat") {
+        sample.process = stat_seconds(&stat).map_or(0.0, |(_, s)| s);
+    }
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let is_pid = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()));
+        if !is_pid {
+            continue;
+        }
+        if let Ok(stat) = std::fs::read_to_string(entry.path().join("stat"))
+            && let Some(("postgres", seconds)) = stat_seconds(&stat)
+        {
+            sample.postgres += seconds;
+        }
+    }
+    if let Ok(stat) = std::fs::read_to_string("/proc/stat")
+        && let Some(line) = stat.lines().next().and_then(|l| l.strip_prefix("cpu "))
+    {
+        let v: Vec<f64> = line
+            .split_whitespace()
+            .take(8)
+            .filter_map(|f| f.parse::<f64>().ok())
+            .collect();
+        let idle = v.get(3).copied().unwrap_or(0.0) + v.get(4).copied().unwrap_or(0.0);
+        let all: f64 = v.iter().sum();
+        sample.busy = (all - idle) / 100.0;
+        sample.total = all / 100.0;
+    }
+    sample
+}
+
+/// Where the CPU time between two samples went.
+#[derive(Clone, Copy, Debug)]
+struct CpuUse {
+    process: f64,
+    postgres: f64,
+    other: f64,
+    available: f64,
+}
+
+impl CpuUse {
+    fn between(a: CpuSample, b: CpuSample) -> Self {
+        let (process, postgres) = (b.process - a.process, b.postgres - a.postgres);
+        Self {
+            process,
+            postgres,
+            other: (b.busy - a.busy - process - postgres).max(0.0),
+            available: b.total - a.total,
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "this process {:.2} s, PostgreSQL {:.2} s, anything else on the machine {:.2} s, of \
+             {:.2} s",
+            self.process, self.postgres, self.other, self.available
+        )
+    }
 }
 
 fn mib(kb: Option<u64>) -> String {
@@ -884,10 +947,8 @@ struct Load {
     p50: Duration,
     p99: Duration,
     errors: usize,
-    /// CPU seconds of the whole process in the measured window.
-    cpu: Option<f64>,
-    /// Share of the machine's CPU time that was busy in the window.
-    machine_busy: Option<f64>,
+    /// Where the CPU time of the measured window went.
+    cpu: CpuUse,
 }
 
 impl Load {
@@ -903,43 +964,25 @@ impl Load {
             self.p99.as_secs_f64() * 1e3,
             self.errors,
         );
-        if let Some(cpu) = self.cpu {
-            println!(
-                "    process CPU in the window: {cpu:.2} s of {:.0} s ({:.2} ms of CPU per sync, \
-                 server and load generator together)",
-                CORES * MEASURE.as_secs_f64(),
-                cpu * 1e3 / self.syncs.max(1) as f64
-            );
-        }
-        if let Some(busy) = self.machine_busy {
-            println!(
-                "    the machine's CPU was {:.0} % busy in the window (database server included)",
-                busy * 100.0
-            );
-        }
+        let cpu = self.cpu;
+        println!(
+            "    CPU in the window: {}; {:.2} ms of this process and PostgreSQL per sync",
+            cpu.describe(),
+            (cpu.process + cpu.postgres) * 1e3 / self.syncs.max(1) as f64
+        );
     }
-}
-
-/// The share of the machine's CPU busy over one second: what else runs on it.
-async fn machine_busy_now() -> Option<f64> {
-    let start = machine_ticks();
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let end = machine_ticks();
-    start
-        .zip(end)
-        .map(|((b0, t0), (b1, t1))| (b1 - b0) as f64 / (t1 - t0).max(1) as f64)
 }
 
 /// Every device makes one small change and syncs it, again and again (or once per `every`,
 /// spread evenly), for `WARM_UP` then `MEASURE`; only syncs sent and answered inside the
 /// measured window count.
 async fn load(app: &TestApp, devices: Vec<Device>, every: Option<Duration>) -> (Vec<Device>, Load) {
-    if let Some(busy) = machine_busy_now().await {
-        println!(
-            "    before the run, with nothing of this bench running, the machine's CPU was {:.0} % busy",
-            busy * 100.0
-        );
-    }
+    let before = cpu_sample();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    println!(
+        "    one second before the run (no syncs): {}",
+        CpuUse::between(before, cpu_sample()).describe()
+    );
     let client = reqwest::Client::new();
     let start = Instant::now();
     let window = (start + WARM_UP, start + WARM_UP + MEASURE);
@@ -991,9 +1034,9 @@ async fn load(app: &TestApp, devices: Vec<Device>, every: Option<Duration>) -> (
         })
         .collect();
     tokio::time::sleep_until(window.0.into()).await;
-    let (cpu_start, machine_start) = (cpu_seconds(), machine_ticks());
+    let cpu_start = cpu_sample();
     tokio::time::sleep_until(window.1.into()).await;
-    let (cpu_end, machine_end) = (cpu_seconds(), machine_ticks());
+    let cpu = CpuUse::between(cpu_start, cpu_sample());
     let (mut devices, mut latencies, mut errors) = (Vec::new(), Vec::new(), 0);
     for result in join_all(tasks).await {
         let (device, l, e) = result.expect("a load task");
@@ -1014,10 +1057,7 @@ async fn load(app: &TestApp, devices: Vec<Device>, every: Option<Duration>) -> (
         p50: pick(0.50),
         p99: pick(0.99),
         errors,
-        cpu: cpu_start.zip(cpu_end).map(|(a, b)| b - a),
-        machine_busy: machine_start
-            .zip(machine_end)
-            .map(|((b0, t0), (b1, t1))| (b1 - b0) as f64 / (t1 - t0).max(1) as f64),
+        cpu,
     };
     (devices, figures)
 }
