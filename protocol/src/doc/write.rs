@@ -20,7 +20,8 @@ use super::DocError;
 use super::policy::{PolicyViolation, Writer, check_patches};
 use super::schema::{
     Appointment, Author, ChecklistItem, DocMember, DocRegistration, DocVisitRequest, Event,
-    Invitation, InvitationAnswer, Note, Rsvp, Step, StepOwner, keys, new_id, read_entry,
+    Invitation, InvitationAnswer, Note, Rsvp, Step, StepOwner, keys, new_event_id, new_id,
+    read_entry,
 };
 use super::status::{
     AppointmentEventKind, ChecklistEventKind, RegistrationEventKind, VisitEventKind,
@@ -341,7 +342,7 @@ pub fn add_note<D: Doc>(
     at: i64,
 ) -> Result<String, DocError> {
     let note = Note {
-        id: new_id(),
+        id: new_event_id(),
         by: Author::Member(member),
         at,
         text: text.to_owned(),
