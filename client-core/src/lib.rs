@@ -10,16 +10,19 @@
 //! - [`Client`] ([`client`]): sign-in and enrolment, the session, logout (which wipes the
 //!   folder);
 //! - [`ops`]: typed reads of the family document and policy-checked writes;
-//! - [`sync`]: `sync_now`, the sync state and the backoff a background scheduler follows.
+//! - [`sync`]: `sync_now`, the sync state and the backoff a background scheduler follows;
+//! - [`reference`]: prisons, rules, open slots and family days, cached with their age.
 
 pub mod client;
 pub mod error;
 pub mod ops;
+pub mod reference;
 pub mod store;
 pub mod sync;
 
 pub use client::{Client, Session};
 pub use error::{ClientError, ClientResult};
+pub use reference::{PrisonReference, ReferenceCache};
 pub use reguide_protocol as protocol;
 pub use store::{Store, StoreError};
 pub use sync::{SyncOutcome, SyncState, SyncStatus};

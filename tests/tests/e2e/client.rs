@@ -399,3 +399,42 @@ both_backends! {
         .await;
     }
 }
+
+both_backends! {
+    async fn the_reference_cache_is_there_offline_with_its_age(app: TestApp) {
+        let v = app.visits_demo().await;
+        let folders = tempfile::tempdir().expect("dir");
+        let dir = folders.path().join("fatima");
+        let phone = fatima(&app, dir.clone()).await;
+        let token = phone.session().expect("signed in").token.clone();
+        let choice = table_slot(&app, &token, v.demo.haren).await;
+        let day = family_day(&app, v.demo.haren).await;
+
+        let phone = blocking(move || {
+            let mut phone = phone;
+            assert!(phone.reference().expect("read").is_none(), "nothing cached yet");
+            phone.refresh_reference().expect("refresh");
+            phone
+        })
+        .await;
+        drop(phone);
+
+        // Offline: the cache is there, with its age; a refresh fails and keeps it.
+        let (haren, detainee) = (v.demo.haren, v.a.detainee);
+        blocking(move || {
+            let mut phone = Client::open(&dir, None, "http://127.0.0.1:9").expect("open");
+            let cache = phone.reference().expect("read").expect("cached");
+            assert!(cache.age(chrono::Utc::now()) < chrono::Duration::minutes(5));
+            assert!(cache.family.detainees.iter().any(|d| d.id == detainee));
+            assert_eq!(cache.prisons.len(), 1, "only the prison where the family's relative is");
+            let prison = cache.prison(haren).expect("Haren");
+            assert!(prison.slots.iter().any(|s| s.template_id == choice.template_id && s.date == choice.date));
+            assert!(prison.family_days.iter().any(|d| d.id == day));
+            let err = phone.refresh_reference().expect_err("offline");
+            assert_eq!(err.code(), "network_unavailable");
+            let again = phone.reference().expect("read").expect("still cached");
+            assert_eq!(again.fetched_at, cache.fetched_at);
+        })
+        .await;
+    }
+}
