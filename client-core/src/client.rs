@@ -71,12 +71,7 @@ impl Client {
             None => None,
         };
         let sync = SyncState::load(&store)?;
-        let http = reqwest::blocking::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
-            .user_agent(concat!("reguide-client/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ClientError::Network(e.to_string()))?;
+        let http = http_client(REQUEST_TIMEOUT)?;
         let mut client = Self {
             store,
             http,
@@ -92,12 +87,7 @@ impl Client {
 
     /// Replaces the request timeout (the default is [`REQUEST_TIMEOUT`]).
     pub fn set_timeout(&mut self, timeout: Duration) -> ClientResult<()> {
-        self.http = reqwest::blocking::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT.min(timeout))
-            .timeout(timeout)
-            .user_agent(concat!("reguide-client/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ClientError::Network(e.to_string()))?;
+        self.http = http_client(timeout)?;
         Ok(())
     }
 
@@ -244,6 +234,15 @@ impl Client {
         }
         read_json(request.send(), token.is_some())
     }
+}
+
+fn http_client(timeout: Duration) -> ClientResult<reqwest::blocking::Client> {
+    reqwest::blocking::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT.min(timeout))
+        .timeout(timeout)
+        .user_agent(concat!("reguide-client/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| ClientError::Network(e.to_string()))
 }
 
 /// Turns an HTTP answer into `T`, or into the error the server named.

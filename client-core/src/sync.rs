@@ -35,6 +35,10 @@ pub struct SyncState {
     pub last_error: Option<String>,
     /// Failures in a row, for the backoff.
     pub failures: u32,
+    /// When to try again after a failure (the backoff, drawn once per failure so that the
+    /// scheduler sees one time, not a new one each time it asks).
+    #[serde(default)]
+    pub retry_at: Option<DateTime<Utc>>,
 }
 
 impl SyncState {
@@ -111,32 +115,36 @@ impl Client {
                 ours != theirs
             }
         };
-        let wait = backoff(self.sync.failures, &mut rand::thread_rng());
-        let from = self.sync.last_attempt.unwrap_or_else(Utc::now);
-        let next_attempt =
-            from + chrono::Duration::from_std(wait).unwrap_or_else(|_| chrono::Duration::zero());
         SyncStatus {
             pending_changes,
             last_success: self.sync.last_success,
             last_error: self.sync.last_error.clone(),
-            next_attempt,
+            next_attempt: self.sync.retry_at.unwrap_or_else(Utc::now),
         }
     }
 
     /// Syncs now: sends this device's changes, receives the server's. On failure the local
     /// data is untouched and the failure is recorded for the backoff.
     pub fn sync_now(&mut self) -> ClientResult<SyncOutcome> {
-        self.sync.last_attempt = Some(Utc::now());
+        let started = Utc::now();
+        self.sync.last_attempt = Some(started);
         let result = self.sync_once(false);
         match &result {
             Ok(_) => {
                 self.sync.failures = 0;
                 self.sync.last_error = None;
-                self.sync.last_success = self.sync.last_attempt;
+                self.sync.last_success = Some(started);
+                self.sync.retry_at = None;
             }
             Err(e) => {
                 self.sync.failures = self.sync.failures.saturating_add(1);
                 self.sync.last_error = Some(e.code().to_owned());
+                let wait = backoff(self.sync.failures, &mut rand::thread_rng());
+                self.sync.retry_at = Some(
+                    started
+                        + chrono::Duration::from_std(wait)
+                            .unwrap_or_else(|_| chrono::Duration::zero()),
+                );
             }
         }
         // The heads were saved with the document; this records timing and errors only.

@@ -59,40 +59,12 @@ async fn fatima_device(app: &TestApp, name: &str) -> Device {
 impl Device {
     /// The request this device would send now.
     fn request(&self) -> Vec<u8> {
-        let changes = self
-            .doc
-            .as_ref()
-            .map(|doc| doc.save_after(&self.server_heads))
-            .unwrap_or_default();
-        SyncRequest {
-            heads: self.server_heads.clone(),
-            changes,
-        }
-        .encode()
-        .expect("encode")
+        reguide_tests::sync::request_body(self.doc.as_ref(), &self.server_heads)
     }
 
     /// Applies a successful response, as a client does.
     fn absorb(&mut self, response: &SyncResponse) {
-        match response.kind {
-            ResponseKind::FullDocument => {
-                let mut fresh = Automerge::load(&response.data)
-                    .expect("full document loads")
-                    .with_actor(self.actor.clone());
-                if let Some(mut local) = self.doc.take() {
-                    fresh.merge(&mut local).expect("merge local changes");
-                }
-                self.doc = Some(fresh);
-            }
-            ResponseKind::Changes => {
-                self.doc
-                    .as_mut()
-                    .expect("changes come after a full document")
-                    .load_incremental(&response.data)
-                    .expect("changes load");
-            }
-        }
-        self.server_heads = response.heads.clone();
+        self.server_heads = reguide_tests::sync::absorb(&mut self.doc, &self.actor, response);
     }
 
     fn doc(&mut self) -> &mut Automerge {
