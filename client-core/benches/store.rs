@@ -8,8 +8,10 @@
 //!
 //! Run with `cargo bench -p reguide-client-core --bench store`.
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use automerge::{ActorId, Automerge};
@@ -29,14 +31,54 @@ fn step_id(n: usize) -> String {
 }
 
 /// Set in a child process of the bench: open the store in this folder (or nothing, for
-/// `-`), print the process's peak memory in KiB, exit.
+/// `-`), print the process's peak resident memory in KiB and the heap the open took, exit.
 const CHILD_ENV: &str = "REGUIDE_BENCH_OPEN";
+
+/// Counts the heap: bytes live now and the most live at once since the last reset.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+// Measuring the heap takes an allocator, whose trait is unsafe; this one only forwards.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded unchanged to the system allocator.
+        let ptr = unsafe { System.alloc(layout) };
+        if !ptr.is_null() {
+            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(live, Ordering::Relaxed);
+        }
+        ptr
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
 
 fn main() {
     if let Ok(dir) = std::env::var(CHILD_ENV) {
-        let store = (dir != "-").then(|| Store::open(&dir, None).expect("open"));
-        println!("{}", status_kib("VmHWM:"));
-        drop(store);
+        let base = LIVE.load(Ordering::Relaxed);
+        PEAK.store(base, Ordering::Relaxed);
+        let opened: Option<Box<dyn std::any::Any>> = match dir.strip_prefix("bare:") {
+            _ if dir == "-" => None,
+            Some(file) => {
+                let bytes = std::fs::read(file).expect("bytes");
+                Some(Box::new(Automerge::load(&bytes).expect("load")))
+            }
+            None => Some(Box::new(Store::open(&dir, None).expect("open"))),
+        };
+        let live = LIVE.load(Ordering::Relaxed) - base;
+        let peak = PEAK.load(Ordering::Relaxed) - base;
+        println!("{} {live} {peak}", status_kib("VmHWM:"));
+        drop(opened);
         return;
     }
     for changes in [1_000, 10_000] {
@@ -150,23 +192,36 @@ fn cold_open(dir: &Path, bytes: &[u8]) {
         ms(bare),
         open.as_secs_f64() / bare.as_secs_f64()
     );
-    // Peak memory of a fresh process that opens the store, less that of one that does not.
-    let peak = |arg: &std::ffi::OsStr| -> u64 {
+    // A fresh process that opens the store, and one that does not.
+    let child = |arg: &std::ffi::OsStr| -> Vec<u64> {
         let out = std::process::Command::new(std::env::current_exe().expect("exe"))
             .env(CHILD_ENV, arg)
             .output()
             .expect("child");
         String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .parse()
-            .expect("KiB")
+            .split_whitespace()
+            .map(|n| n.parse().expect("a number"))
+            .collect()
     };
-    let (with, without) = (peak(dir.as_os_str()), peak(std::ffi::OsStr::new("-")));
+    let saved = tempfile::NamedTempFile::new().expect("file");
+    std::fs::write(saved.path(), bytes).expect("write");
+    let mut bare_arg = std::ffi::OsString::from("bare:");
+    bare_arg.push(saved.path());
+    let (with, bare, without) = (
+        child(dir.as_os_str()),
+        child(&bare_arg),
+        child(std::ffi::OsStr::new("-")),
+    );
+    let mb = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
     println!(
-        "memory of the open document: {:.1} MB (peak of a process that opens it, {:.1} MB, \
-         less one that does not)",
-        with.saturating_sub(without) as f64 / 1024.0,
-        with as f64 / 1024.0
+        "memory: the open document holds {:.1} MB of heap (bare load: {:.1} MB); the open \
+         peaks at {:.1} MB of heap (bare load: {:.1} MB); peak resident {:.1} MB more than a \
+         process that opens nothing",
+        mb(with[1]),
+        mb(bare[1]),
+        mb(with[2]),
+        mb(bare[2]),
+        mb(with[0].saturating_sub(without[0]) * 1024),
     );
 }
 
@@ -190,40 +245,38 @@ fn operations(dir: &Path) {
     );
 }
 
-/// Where one policy-checked write spends its time (the steps of `write::checked`, with the
-/// policy checked against a diff, as it was before patches were logged, to compare).
+/// Where one policy-checked write spends its time: the steps of `write::checked`.
 fn profile(doc: &mut Automerge, member: MemberId) {
-    use reguide_client_core::protocol::doc::{Writer, check_change};
-    let t = Instant::now();
-    let mut draft = doc.fork().with_actor(doc.get_actor().clone());
-    let fork = t.elapsed();
-    let t = Instant::now();
-    let mut tx = draft.transaction();
-    write::add_note(&mut tx, member, STEP, "x", 1).expect("note");
-    tx.commit();
-    let edit = t.elapsed();
-    let t = Instant::now();
-    let patches = draft.diff(&doc.get_heads(), &draft.get_heads());
-    let diff = t.elapsed();
-    drop(patches);
-    let t = Instant::now();
-    check_change(Writer::FamilyDevice { member_id: member }, doc, &draft).expect("ok");
-    let check = t.elapsed();
+    use reguide_client_core::protocol::doc::{Writer, check_patches_since};
     let before = doc.get_heads();
     let t = Instant::now();
-    doc.merge(&mut draft).expect("merge");
-    let merge = t.elapsed();
+    let mut tx = doc
+        .transaction_log_patches(automerge::PatchLog::active())
+        .expect("tx");
+    write::add_note(&mut tx, member, STEP, "x", 1).expect("note");
+    let (_, mut log) = tx.commit_with(automerge::transaction::CommitOptions::default());
+    let edit = t.elapsed();
+    let t = Instant::now();
+    let patches = doc.make_patches(&mut log);
+    let patch = t.elapsed();
+    let t = Instant::now();
+    check_patches_since(
+        Writer::FamilyDevice { member_id: member },
+        doc,
+        &before,
+        &patches,
+    )
+    .expect("ok");
+    let check = t.elapsed();
     let t = Instant::now();
     let bytes = doc.save_after(&before);
     let save = t.elapsed();
     println!(
-        "one write, step by step: fork {} | edit {} | policy check {} (of which Automerge's \
-         diff {}) | merge {} | save_after {} ({} bytes)",
-        ms(fork),
+        "one write, step by step: edit {} | patches {} | policy check {} | save_after {} \
+         ({} bytes)",
         ms(edit),
+        ms(patch),
         ms(check),
-        ms(diff),
-        ms(merge),
         ms(save),
         bytes.len()
     );

@@ -19,6 +19,9 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 const SESSION: &str = "session";
 
+/// A device's token is renewed when less than this is left of it (the server gives 90 days).
+pub const RENEW_WITHIN: chrono::TimeDelta = chrono::TimeDelta::days(30);
+
 /// What the device keeps of its sign-in.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct Session {
@@ -52,6 +55,8 @@ pub struct Client {
     pub(crate) server: String,
     pub(crate) session: Option<Session>,
     pub(crate) sync: SyncState,
+    /// Where reminders and due dates are computed ([`Client::set_time_zone`]).
+    pub(crate) time_zone: chrono_tz::Tz,
 }
 
 impl Client {
@@ -78,6 +83,7 @@ impl Client {
             server: server_url.trim_end_matches('/').to_owned(),
             session,
             sync,
+            time_zone: reguide_protocol::time::DEFAULT_TIME_ZONE,
         };
         if client.store.document().is_some() {
             client.set_actor()?;
@@ -107,6 +113,9 @@ impl Client {
     /// Signs in with email (or username) and password, enrolling this device.
     pub fn login(&mut self, login: &str, password: &str, device_name: &str) -> ClientResult<()> {
         let body = LoginRequest {
+            // Signing in again on this device (its session ended) keeps the device and its
+            // actor id, so what was changed offline meanwhile still syncs.
+            device_id: self.session.as_ref().map(|s| s.device_id),
             email: login.to_owned(),
             password: password.to_owned(),
             device_name: Some(device_name.to_owned()),
@@ -165,7 +174,7 @@ impl Client {
                 message: "sign out first: this device holds another member's data".into(),
             });
         }
-        let session = Session {
+        self.save_session(Session {
             token: token.token,
             expires_at: token.expires_at,
             account_id: token.account_id,
@@ -173,15 +182,51 @@ impl Client {
             actor_id: device.actor_id,
             family_id,
             member_id,
-        };
-        let bytes = serde_json::to_vec(&session)
-            .map_err(|e| ClientError::Document(format!("the session: {e}")))?;
-        self.store.write_record(SESSION, &bytes)?;
-        self.session = Some(session);
+        })?;
         if self.store.document().is_some() {
             self.set_actor()?;
         }
         Ok(())
+    }
+
+    fn save_session(&mut self, session: Session) -> ClientResult<()> {
+        let bytes = serde_json::to_vec(&session)
+            .map_err(|e| ClientError::Document(format!("the session: {e}")))?;
+        self.store.write_record(SESSION, &bytes)?;
+        self.session = Some(session);
+        Ok(())
+    }
+
+    /// The session's token for a request to the server: renewed first when less than
+    /// [`RENEW_WITHIN`] of it is left (a failed renewal is tried again next time; the old token
+    /// still works meanwhile). An expired session is [`ClientError::SessionExpired`] without a
+    /// request: sign in again (on this device, which keeps its data and unsynced changes).
+    pub(crate) fn fresh_session(&mut self) -> ClientResult<Session> {
+        let session = self.require_session()?.clone();
+        let now = Utc::now();
+        if session.expires_at <= now {
+            return Err(ClientError::SessionExpired);
+        }
+        if session.expires_at - now > RENEW_WITHIN {
+            return Ok(session);
+        }
+        match self.post_json::<_, TokenResponse>(
+            "/api/v1/auth/refresh",
+            Some(&session.token),
+            &serde_json::json!({}),
+        ) {
+            Ok(token) => {
+                let renewed = Session {
+                    token: token.token,
+                    expires_at: token.expires_at,
+                    ..session
+                };
+                self.save_session(renewed.clone())?;
+                Ok(renewed)
+            }
+            Err(ClientError::SessionExpired) => Err(ClientError::SessionExpired),
+            Err(_) => Ok(session),
+        }
     }
 
     /// Signs out: revokes the device's token when the server is reachable, and wipes the data

@@ -11,8 +11,11 @@
 //!   folder);
 //! - [`ops`]: typed reads of the family document and policy-checked writes;
 //! - [`sync`]: `sync_now`, the sync state and the backoff a background scheduler follows;
-//! - [`reference`]: prisons, rules, open slots and family days, cached with their age.
+//! - [`reference`]: prisons, rules, open slots and family days, cached with their age;
+//! - [`agenda`]: the visits ahead with the prison's advice, and reminders for local
+//!   notifications, in the family's time zone.
 
+pub mod agenda;
 pub mod client;
 pub mod error;
 pub mod ops;
@@ -20,6 +23,7 @@ pub mod reference;
 pub mod store;
 pub mod sync;
 
+pub use agenda::{Reminder, ReminderKind, UpcomingVisit};
 pub use client::{Client, Session};
 pub use error::{ClientError, ClientResult};
 pub use reference::{PrisonReference, ReferenceCache};

@@ -39,6 +39,8 @@ pub struct RegistrationView {
 pub struct StepView {
     pub step: Step,
     pub status: StepStatus,
+    /// Open and past its due date, today in the family's time zone.
+    pub overdue: bool,
     /// Checklist item ids with whether each is ticked.
     pub ticked: Vec<(String, bool)>,
 }
@@ -103,21 +105,39 @@ impl Client {
             .collect())
     }
 
+    /// The family's steps, by category, then due date (undated last), then title.
     pub fn steps(&self) -> ClientResult<Vec<StepView>> {
-        Ok(self
+        let today = Utc::now().with_timezone(&self.time_zone).date_naive();
+        let mut list: Vec<StepView> = self
             .family()?
             .steps
             .into_values()
-            .map(|step| StepView {
-                status: step_status(&step.events),
-                ticked: step
-                    .checklist
-                    .iter()
-                    .map(|(id, item)| (id.clone(), checklist_item_ticked(&item.events)))
-                    .collect(),
-                step,
+            .map(|step| {
+                let status = step_status(&step.events);
+                StepView {
+                    overdue: crate::agenda::is_overdue(step.due_date, status, today),
+                    status,
+                    ticked: step
+                        .checklist
+                        .iter()
+                        .map(|(id, item)| (id.clone(), checklist_item_ticked(&item.events)))
+                        .collect(),
+                    step,
+                }
             })
-            .collect())
+            .collect();
+        list.sort_by(|a, b| {
+            let key = |v: &StepView| {
+                (
+                    v.step.category.clone(),
+                    v.step.due_date.is_none(),
+                    v.step.due_date,
+                    v.step.title.clone(),
+                )
+            };
+            key(a).cmp(&key(b))
+        });
+        Ok(list)
     }
 
     pub fn appointments(&self) -> ClientResult<Vec<AppointmentView>> {

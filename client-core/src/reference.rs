@@ -52,7 +52,7 @@ impl ReferenceCache {
 impl Client {
     /// Fetches the reference data for the family's prisons and replaces the cache.
     pub fn refresh_reference(&mut self) -> ClientResult<()> {
-        let session = self.require_session()?.clone();
+        let session = self.fresh_session()?;
         let token = Some(session.token.as_str());
         let family: Family =
             self.get_json(&format!("/api/v1/families/{}", session.family_id), token)?;

@@ -153,7 +153,7 @@ impl Client {
     }
 
     fn sync_once(&mut self, recovering: bool) -> ClientResult<SyncOutcome> {
-        let session = self.require_session()?.clone();
+        let session = self.fresh_session()?;
         let heads = if recovering {
             Vec::new()
         } else {

@@ -31,6 +31,12 @@ pub struct LoginRequest {
     /// Names the device to enrol ("Amina's phone"); without it the token is a plain session.
     #[serde(default)]
     pub device_name: Option<String>,
+    /// Signs in again on a device this account enrolled before (after its token expired): the
+    /// token is that device's and the device keeps its id and Automerge actor id, so the changes
+    /// it made offline still sync. When the device is not this account's or was revoked, a new
+    /// device is enrolled instead (with `device_name`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_id: Option<DeviceId>,
 }
 
 /// A bearer token and what it is bound to.

@@ -13,6 +13,7 @@ pub mod ids;
 pub mod lang;
 pub mod roles;
 pub mod sync;
+pub mod time;
 pub mod visits;
 
 pub use error::ErrorBody;

@@ -20,6 +20,7 @@ use crate::{accounts, audit, auth, families, health, prisons};
         health::ready,
         auth::api::login,
         auth::api::logout,
+        auth::api::refresh,
         auth::api::enrol,
         auth::api::me,
         auth::api::my_devices,

@@ -144,6 +144,7 @@ fn api_v1() -> actix_web::Scope {
     web::scope("/api/v1")
         .service(auth::api::login)
         .service(auth::api::logout)
+        .service(auth::api::refresh)
         .service(auth::api::enrol)
         .service(auth::api::me)
         .service(auth::api::my_devices)

@@ -26,7 +26,9 @@ pub mod status;
 pub mod upgrade;
 pub mod write;
 
-pub use policy::{PolicyViolation, Writer, check_authorship, check_change, check_patches};
+pub use policy::{
+    PolicyViolation, Writer, check_authorship, check_change, check_patches, check_patches_since,
+};
 pub use schema::*;
 pub use upgrade::upgrade;
 

@@ -37,7 +37,9 @@
 
 use std::collections::HashSet;
 
-use automerge::{ActorId, Automerge, ObjId, Patch, PatchAction, Prop, ROOT, ReadDoc, Value};
+use automerge::{
+    ActorId, Automerge, ChangeHash, ObjId, Patch, PatchAction, Prop, ROOT, ReadDoc, Value,
+};
 
 use super::schema::{
     Appointment, Author, DocRegistration, DocVisitRequest, Event, InvitationAnswer, Note,
@@ -130,16 +132,49 @@ pub fn check_patches(
     if patches.is_empty() {
         return Ok(());
     }
-    let check = Check {
-        before,
+    Check {
+        before: Before::Copy(before),
         after,
         member,
-    };
-    check.member_is_known()?;
-    for patch in patches {
-        check.patch(patch)?;
     }
-    Ok(())
+    .run(patches)
+}
+
+/// [`check_patches`] for a document that already holds the changes: `doc` at `before_heads`
+/// is the document before them. A device checks its own write this way, without copying the
+/// document first (a copy costs what the whole document costs); if the write is refused, it
+/// goes back to `before_heads` itself.
+pub fn check_patches_since(
+    writer: Writer,
+    doc: &Automerge,
+    before_heads: &[ChangeHash],
+    patches: &[Patch],
+) -> Result<(), PolicyViolation> {
+    let member = match writer {
+        Writer::Server => return Ok(()),
+        Writer::FamilyDevice { member_id } => member_id,
+    };
+    if patches.is_empty() {
+        return Ok(());
+    }
+    let new_ops: Vec<NewOps> = doc
+        .get_changes_meta(before_heads)
+        .into_iter()
+        .map(|change| NewOps {
+            actor: change.actor.into_owned(),
+            first: change.start_op,
+            last: change.max_op,
+        })
+        .collect();
+    Check {
+        before: Before::At {
+            heads: before_heads,
+            new_ops: &new_ops,
+        },
+        after: doc,
+        member,
+    }
+    .run(patches)
 }
 
 /// Checks that every change in `after` and not in `before` was made by `actor`: a device sends
@@ -229,21 +264,55 @@ fn inside_list_element(path: &[Seg<'_>]) -> bool {
     (0..path.len()).any(|n| list_at(&path[..n]).is_some())
 }
 
+/// The ops of one of the changes being checked: `first..=last` of `actor`.
+struct NewOps {
+    actor: ActorId,
+    first: u64,
+    last: u64,
+}
+
+/// The document as it was before the changes being checked.
+#[derive(Clone, Copy)]
+enum Before<'d> {
+    /// A copy of it.
+    Copy(&'d Automerge),
+    /// The checked document as it was at these heads; `new_ops` are the changes made since.
+    At {
+        heads: &'d [ChangeHash],
+        new_ops: &'d [NewOps],
+    },
+}
+
 struct Check<'d> {
-    before: &'d Automerge,
+    before: Before<'d>,
     after: &'d Automerge,
     member: MemberId,
 }
 
-impl Check<'_> {
+impl<'d> Check<'d> {
+    fn run(&self, patches: &[Patch]) -> Result<(), PolicyViolation> {
+        self.member_is_known()?;
+        for patch in patches {
+            self.patch(patch)?;
+        }
+        Ok(())
+    }
+
+    /// A value of the document before the changes.
+    fn before_get(&self, obj: &ObjId, key: &str) -> Option<(Value<'d>, ObjId)> {
+        match self.before {
+            Before::Copy(doc) => doc.get(obj, key),
+            Before::At { heads, .. } => self.after.get_at(obj, key, heads),
+        }
+        .ok()
+        .flatten()
+    }
+
     fn member_is_known(&self) -> Result<(), PolicyViolation> {
         let member = self.member.to_string();
         let known = self
-            .before
-            .get(ROOT, keys::MEMBERS)
-            .ok()
-            .flatten()
-            .and_then(|(_, members)| self.before.get(&members, member.as_str()).ok().flatten())
+            .before_get(&ROOT, keys::MEMBERS)
+            .and_then(|(_, members)| self.before_get(&members, member.as_str()))
             .is_some();
         if known {
             Ok(())
@@ -258,7 +327,13 @@ impl Check<'_> {
 
     /// Whether `obj` was created by the changes being checked.
     fn is_new(&self, obj: &ObjId) -> bool {
-        *obj != ROOT && self.before.object_type(obj).is_err()
+        match (self.before, obj) {
+            (_, ObjId::Root) => false,
+            (Before::Copy(doc), _) => doc.object_type(obj).is_err(),
+            (Before::At { new_ops, .. }, ObjId::Id(counter, actor, _)) => new_ops
+                .iter()
+                .any(|ops| ops.actor == *actor && (ops.first..=ops.last).contains(counter)),
+        }
     }
 
     fn patch(&self, patch: &Patch) -> Result<(), PolicyViolation> {
@@ -627,11 +702,11 @@ impl Check<'_> {
             .and_then(|value| value.as_str().map(str::to_owned))
     }
 
-    fn before_value(&self, path: &[&str]) -> Option<Value<'_>> {
+    fn before_value(&self, path: &[&str]) -> Option<Value<'d>> {
         let mut obj = ROOT;
         let mut found = None;
         for key in path {
-            let (value, next) = self.before.get(&obj, *key).ok().flatten()?;
+            let (value, next) = self.before_get(&obj, key)?;
             found = Some(value);
             obj = next;
         }

@@ -3,8 +3,8 @@
 //! The family side writes only through these helpers: each one adds exactly what the write
 //! policy lets a device add (a new entry, an event, a note, an answer) and checks the
 //! preconditions the policy would check (the step is the family's, the invitation is the
-//! member's), so a user is told at once instead of at sync. [`checked`] runs an edit on a draft
-//! and keeps it only if the policy ([`super::check_change`]) accepts it: what the app does before every commit.
+//! member's), so a user is told at once instead of at sync. [`checked`] runs an edit and keeps it
+//! only if the policy ([`super::check_change`]) accepts it: what the app does before every commit.
 //!
 //! The server side writes members, steps, invitations and its decisions as events (`server_*`,
 //! [`put_entry`]); staff never write into a document directly.
@@ -17,7 +17,7 @@ use autosurgeon::{Doc, ReadDoc, Reconcile, reconcile_insert, reconcile_prop};
 use uuid::Uuid;
 
 use super::DocError;
-use super::policy::{PolicyViolation, Writer, check_patches};
+use super::policy::{PolicyViolation, Writer, check_patches_since};
 use super::schema::{
     Appointment, Author, ChecklistItem, DocMember, DocRegistration, DocVisitRequest, Event,
     Invitation, InvitationAnswer, Note, Rsvp, Step, StepOwner, keys, new_event_id, new_id,
@@ -29,24 +29,37 @@ use super::status::{
 use crate::visits::{SlotChoice, SupportNeed, VisitType};
 use crate::{AccountId, DetaineeId, MemberId, PrisonId};
 
-/// Runs `edit` on a draft of `doc` (same actor), checks the draft against `writer`'s policy and,
-/// if it passes, applies the change to `doc`. On any error `doc` is unchanged.
+/// Runs `edit` on `doc` in one transaction, checks what it changed against `writer`'s policy
+/// and keeps it only if the policy accepts it. On any error `doc` is as it was.
+///
+/// The edit's patches are logged as it makes them (diffing afterwards would walk the whole
+/// history) and checked against `doc` as it was before, read at its old heads: nothing is
+/// copied on the way, so a write costs what the edit costs. A refused change is taken back by
+/// going back to the old heads, which costs a replay; refusals are rare (the helpers check
+/// the policy's preconditions themselves).
 pub fn checked<T>(
     doc: &mut Automerge,
     writer: Writer,
     edit: impl FnOnce(&mut Transaction<'_>) -> Result<T, DocError>,
 ) -> Result<T, DocError> {
-    let mut draft = doc.fork().with_actor(doc.get_actor().clone());
-    // The patches are logged as the edit makes them: diffing the documents afterwards would
-    // walk the whole history.
-    let mut tx = draft
+    let before = doc.get_heads();
+    let mut tx = doc
         .transaction_log_patches(automerge::PatchLog::active())
         .map_err(|e| DocError::from(automerge::AutomergeError::from(e)))?;
-    let out = edit(&mut tx)?;
+    let out = match edit(&mut tx) {
+        Ok(out) => out,
+        Err(e) => {
+            tx.rollback();
+            return Err(e);
+        }
+    };
     let (_, mut log) = tx.commit_with(automerge::transaction::CommitOptions::default());
-    let patches = draft.make_patches(&mut log);
-    check_patches(writer, doc, &draft, &patches)?;
-    doc.merge(&mut draft)?;
+    let patches = doc.make_patches(&mut log);
+    if let Err(refused) = check_patches_since(writer, doc, &before, &patches) {
+        let actor = doc.get_actor().clone();
+        *doc = doc.fork_at(&before)?.with_actor(actor);
+        return Err(refused.into());
+    }
     Ok(out)
 }
 

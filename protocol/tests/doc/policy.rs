@@ -12,7 +12,7 @@ use reguide_protocol::doc::write::{
 use reguide_protocol::doc::{
     Appointment, Author, DocMember, DocVisitRequest, Event, FamilyDoc, Invitation,
     InvitationAnswer, PolicyViolation, Rsvp, Step, StepOwner, Writer, check_authorship,
-    check_change, check_patches, keys, new_document,
+    check_change, check_patches, check_patches_since, keys, new_document,
 };
 use reguide_protocol::visits::{SlotChoice, SupportNeed, VisitStatus, VisitType};
 use reguide_protocol::{AccountId, DetaineeId, FamilyId, Language, MemberId, PrisonId};
@@ -227,6 +227,10 @@ impl Fixture {
             from_log.is_ok(),
             "the logged patches and the diff disagree: {on_device:?} / {from_log:?}"
         );
+        // The same patches checked against the edited document read at its old heads (no
+        // copy of the document before): the very same verdict.
+        let in_place = check_patches_since(writer, &after, &self.device.get_heads(), &logged);
+        assert_eq!(from_log, in_place, "a copy and the old heads disagree");
 
         let mut on_server = self.server.fork();
         let mut server_log = automerge::PatchLog::active();
@@ -366,12 +370,22 @@ fn checked_keeps_a_valid_edit_and_leaves_the_document_alone_otherwise() {
     };
     let request = fx.request.clone();
     let heads = fx.device.get_heads();
+    let actor = fx.device.get_actor().clone();
     let err = write::checked(&mut fx.device, amina, |tx| {
         let confirm = Event::new("confirmed", 40, Author::Member(fx.amina));
         write::append_event(tx, EventList::VisitRequest(&request), &confirm)
     })
     .expect_err("refused");
     assert_eq!(err.code(), "event_kind_not_allowed");
+    assert_eq!(fx.device.get_heads(), heads, "nothing written");
+    assert_eq!(fx.device.get_actor(), &actor, "still the device's actor");
+    // An edit that fails on its own way is rolled back too.
+    let member = fx.amina;
+    let missing = write::checked(&mut fx.device, amina, |tx| {
+        write::accept_proposal(tx, member, "no-such-request", 40)
+    })
+    .expect_err("no such request");
+    assert_eq!(missing.code(), "not_found");
     assert_eq!(fx.device.get_heads(), heads, "nothing written");
 
     let member = fx.amina;

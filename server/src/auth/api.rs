@@ -1,7 +1,6 @@
 //! `/api/v1/auth/*` and `/api/v1/me*`: sign in and out, enrol with a code, who am I, my devices.
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
-use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use reguide_protocol::api::{
     Device, EnrolRequest, EnrolResponse, LoginRequest, Me, Membership, TokenResponse,
@@ -13,11 +12,14 @@ use crate::accounts::{self, EmailAddress, NewAccountRow};
 use crate::audit::{self, Object};
 use crate::auth::principal::{Principal, parse_id};
 use crate::auth::throttle::{self, ThrottleKey};
-use crate::auth::{TokenKind, device_name, issue_token, password, tokens};
+use crate::auth::{
+    DEVICE_COLUMNS, DeviceRow, TokenKind, device_from_row, device_name, issue_token, password,
+    tokens,
+};
 use crate::db::schema::{
     accounts as accounts_t, api_tokens, devices, enrolment_codes, family_members,
 };
-use crate::db::{DbConn, now, to_utc};
+use crate::db::{DbConn, now};
 use crate::error::{ApiError, ApiResult};
 use crate::json::Json;
 use crate::state::AppState;
@@ -53,6 +55,7 @@ pub async fn login(
         email,
         password,
         device_name: device,
+        device_id,
     } = body.into_inner();
     let login = email.trim().to_lowercase();
     if login.is_empty() || login.len() > 254 {
@@ -112,9 +115,10 @@ pub async fn login(
                 .write(move |conn| {
                     throttle::check(conn, &keys, now())?;
                     throttle::clear(conn, &keys[0])?;
-                    let kind = match &device {
-                        Some(name) => TokenKind::NewDevice(name),
-                        None => TokenKind::Session,
+                    let kind = match (enrolled_device(conn, account_id, device_id)?, &device) {
+                        (Some(known), _) => TokenKind::Renewal(known),
+                        (None, Some(name)) => TokenKind::NewDevice(name),
+                        (None, None) => TokenKind::Session,
                     };
                     let session = issue_token(conn, account_id, kind, &config)?;
                     audit::record(
@@ -160,6 +164,77 @@ pub async fn logout(state: web::Data<AppState>, principal: Principal) -> ApiResu
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// `device` if it is one of `account`'s enrolled devices that was not revoked.
+fn enrolled_device(
+    conn: &mut DbConn,
+    account: AccountId,
+    device: Option<DeviceId>,
+) -> ApiResult<Option<DeviceId>> {
+    let Some(device) = device else {
+        return Ok(None);
+    };
+    let found = devices::table
+        .find(device.to_string())
+        .filter(devices::account_id.eq(account.to_string()))
+        .filter(devices::revoked_at.is_null())
+        .select(devices::id)
+        .first::<String>(conn)
+        .optional()?;
+    Ok(found.map(|_| device))
+}
+
+/// How long a renewed device's old token keeps working: the renewal's answer may be lost on a
+/// bad connection, and the phone then renews again with the old token instead of being signed
+/// out.
+const RENEWAL_GRACE_DAYS: i64 = 7;
+
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth",
+    responses(
+        (status = 200, description = "a new token for the same device, with a new expiry; the old \
+            token keeps working for 7 more days at most", body = TokenResponse),
+        (status = 401, body = Err),
+        (status = 403, description = "`not_a_device`: only an enrolled device's token is renewed; \
+            a browser or script signs in again", body = Err),
+    ),
+    security(("bearer" = [])))]
+#[post("/auth/refresh")]
+pub async fn refresh(state: web::Data<AppState>, principal: Principal) -> ApiResult<HttpResponse> {
+    let Some(device) = principal.device_id else {
+        return Err(ApiError::Refused {
+            code: "not_a_device",
+            field: None,
+            message: "only an enrolled device's token is renewed; sign in again".into(),
+        });
+    };
+    let config = state.config.auth.clone();
+    let token = state
+        .write(move |conn| {
+            let grace = now() + chrono::Duration::days(RENEWAL_GRACE_DAYS);
+            diesel::update(
+                api_tokens::table
+                    .find(&principal.token_id)
+                    .filter(api_tokens::expires_at.gt(grace)),
+            )
+            .set(api_tokens::expires_at.eq(grace))
+            .execute(conn)?;
+            let token = issue_token(
+                conn,
+                principal.account_id,
+                TokenKind::Renewal(device),
+                &config,
+            )?;
+            audit::record(
+                conn,
+                Some(principal.account_id),
+                "token_renewed",
+                Some(Object::new("device", &device)),
+            )?;
+            Ok(token)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(token))
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/enrol", tag = "auth", request_body = EnrolRequest,
@@ -406,24 +481,10 @@ pub async fn my_devices(
                 .filter(devices::account_id.eq(principal.account_id.to_string()))
                 .filter(devices::revoked_at.is_null())
                 .order(devices::created_at.asc())
-                .select((
-                    devices::id,
-                    devices::name,
-                    devices::actor_id,
-                    devices::created_at,
-                    devices::last_seen_at,
-                ))
-                .load::<(String, String, String, NaiveDateTime, Option<NaiveDateTime>)>(conn)?
+                .select(DEVICE_COLUMNS)
+                .load::<DeviceRow>(conn)?
                 .into_iter()
-                .map(|(id, name, actor_id, created_at, last_seen_at)| {
-                    Ok(Device {
-                        id: parse_id(&id)?,
-                        name,
-                        actor_id,
-                        created_at: to_utc(created_at),
-                        last_seen_at: last_seen_at.map(to_utc),
-                    })
-                })
+                .map(device_from_row)
                 .collect::<ApiResult<Vec<_>>>()
         })
         .await?;

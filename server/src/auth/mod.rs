@@ -16,6 +16,35 @@ use crate::db::schema::{api_tokens, devices};
 use crate::db::{DbConn, now, to_utc};
 use crate::error::ApiResult;
 
+/// The columns of a device, as [`device_from_row`] reads them.
+pub const DEVICE_COLUMNS: (
+    devices::id,
+    devices::name,
+    devices::actor_id,
+    devices::created_at,
+    devices::last_seen_at,
+) = (
+    devices::id,
+    devices::name,
+    devices::actor_id,
+    devices::created_at,
+    devices::last_seen_at,
+);
+
+pub type DeviceRow = (String, String, String, NaiveDateTime, Option<NaiveDateTime>);
+
+pub fn device_from_row(
+    (id, name, actor_id, created_at, last_seen_at): DeviceRow,
+) -> ApiResult<Device> {
+    Ok(Device {
+        id: principal::parse_id(&id)?,
+        name,
+        actor_id,
+        created_at: to_utc(created_at),
+        last_seen_at: last_seen_at.map(to_utc),
+    })
+}
+
 /// What a new token is for.
 #[derive(Debug)]
 pub enum TokenKind<'a> {
@@ -23,6 +52,8 @@ pub enum TokenKind<'a> {
     Session,
     /// A newly enrolled device with this name: long-lived, with its own actor id.
     NewDevice(&'a str),
+    /// A new token for a device that has one: as long-lived, same device and actor id.
+    Renewal(DeviceId),
 }
 
 /// Issues a token (and registers a device) for an account. Call inside the transaction that
@@ -56,6 +87,19 @@ pub fn issue_token(
                 .execute(conn)?;
             (
                 Some(device),
+                now + Duration::days(config.device_token_ttl_days),
+            )
+        }
+        TokenKind::Renewal(id) => {
+            diesel::update(devices::table.find(id.to_string()))
+                .set(devices::last_seen_at.eq(now))
+                .execute(conn)?;
+            let row = devices::table
+                .find(id.to_string())
+                .select(DEVICE_COLUMNS)
+                .first::<DeviceRow>(conn)?;
+            (
+                Some(device_from_row(row)?),
                 now + Duration::days(config.device_token_ttl_days),
             )
         }

@@ -63,20 +63,7 @@ impl TemplateSpec {
     }
 }
 
-/// A local wall-clock time on a date in `tz`, as an instant with that day's offset. In the
-/// spring-forward gap (02:00–03:00 in Brussels) it moves to the first valid minute after.
-pub fn local_instant(tz: Tz, date: NaiveDate, time: NaiveTime) -> DateTime<FixedOffset> {
-    let naive = date.and_time(time);
-    let resolved = tz.from_local_datetime(&naive).earliest().or_else(|| {
-        tz.from_local_datetime(&(naive + Duration::hours(1)))
-            .earliest()
-    });
-    match resolved {
-        Some(dt) => dt.fixed_offset(),
-        // No zone skips two hours; fall back to reading the time as UTC rather than failing.
-        None => Utc.from_utc_datetime(&naive).fixed_offset(),
-    }
-}
+pub use reguide_protocol::time::local_instant;
 
 /// The key of a slot's place counter; also the id of its `visit_slots` row.
 pub fn slot_key(template: Uuid, date: NaiveDate, visit_type: VisitType) -> String {

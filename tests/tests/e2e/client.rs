@@ -16,7 +16,7 @@ use reguide_tests::protocol::doc::write::{NewDocRegistration, NewDocVisitRequest
 use reguide_tests::protocol::visits::{SlotChoice, VisitStatus, VisitType};
 use reguide_tests::protocol::{FamilyId, MemberId};
 use reguide_tests::visits::next_weekday;
-use reguide_tests::{DEMO_PASSWORD, DemoUser, TestApp, both_backends, expect_json};
+use reguide_tests::{Backend, DEMO_PASSWORD, DemoUser, TestApp, both_backends, expect_json};
 use serde_json::json;
 
 /// Runs blocking client work off the async test's thread.
@@ -267,6 +267,79 @@ both_backends! {
         .await;
         blocking(move || phone.logout().expect("logout")).await;
         assert!(!dir.exists(), "logout wipes the data folder");
+    }
+}
+
+both_backends! {
+    async fn a_session_is_renewed_before_it_ends_and_signing_in_again_keeps_the_device(backend: Backend) {
+        // Device tokens that live 10 days: less than the 30 days before which the phone renews.
+        let app = TestApp::spawn_with(backend, |config| config.auth.device_token_ttl_days = 10).await;
+        let v = app.visits_demo().await;
+        let folders = tempfile::tempdir().expect("dir");
+        let url = app.address.clone();
+        let dir = folders.path().join("fatima");
+        let (phone, first) = blocking(move || {
+            let mut phone = Client::open(&dir, None, &url).expect("open");
+            phone
+                .login(DemoUser::FamilyMember.email(), DEMO_PASSWORD, "Fatima's phone")
+                .expect("login");
+            let first = phone.session().expect("signed in").clone();
+            phone.sync_now().expect("sync");
+            (phone, first)
+        })
+        .await;
+        let renewed = phone.session().expect("signed in").clone();
+        assert_ne!(renewed.token, first.token, "renewed on the way");
+        assert!(renewed.expires_at >= first.expires_at);
+        assert_eq!((renewed.device_id, &renewed.actor_id), (first.device_id, &first.actor_id));
+        // The old token keeps working a while (the renewal's answer could have been lost)...
+        let me = app.get("/api/v1/me", Some(&first.token)).await;
+        assert_eq!(me.status(), 200);
+        // ...and a browser's session is not a device's: it signs in again instead.
+        let browser = app.login_as(DemoUser::FamilyMember).await;
+        let resp = app.post_empty("/api/v1/auth/refresh", Some(&browser)).await;
+        assert_eq!(resp.status(), 403);
+        let body: serde_json::Value = resp.json().await.expect("json");
+        assert_eq!(body["error"], "not_a_device");
+
+        // Every token ends (the phone was away for months); a change is made offline meanwhile.
+        let token = renewed.token.clone();
+        let choice = table_slot(&app, &token, v.demo.haren).await;
+        app.execute_sql("UPDATE api_tokens SET expires_at = '2000-01-01 00:00:00'");
+        let (detainee, haren, fatima_id) = (v.a.detainee, v.demo.haren, v.a.member("Fatima Benali"));
+        let (phone, request) = blocking(move || {
+            let mut phone = phone;
+            let request = phone
+                .request_visit(NewDocVisitRequest {
+                    detainee_id: detainee,
+                    prison_id: haren,
+                    visit_type: VisitType::Table,
+                    preferences: vec![choice],
+                    visitors: vec![fatima_id],
+                    support_needs: vec![],
+                    support_note: None,
+                })
+                .expect("offline");
+            let err = phone.sync_now().expect_err("the session ended");
+            assert_eq!(err.code(), "session_expired");
+            assert!(phone.sync_status().pending_changes, "the change waits");
+            // Signing in again on this phone: the same device and actor, so the change syncs.
+            phone
+                .login(DemoUser::FamilyMember.email(), DEMO_PASSWORD, "Fatima's phone")
+                .expect("login again");
+            phone.sync_now().expect("sync");
+            (phone, request)
+        })
+        .await;
+        let again = phone.session().expect("signed in");
+        assert_eq!((again.device_id, &again.actor_id), (first.device_id, &first.actor_id));
+        assert!(!phone.sync_status().pending_changes);
+        let browser = app.login_as(DemoUser::FamilyMember).await;
+        let visit = app.visit_request(&browser, request.parse().expect("uuid")).await;
+        assert_eq!(visit.status, VisitStatus::Confirmed);
+        let devices: Vec<serde_json::Value> =
+            expect_json(app.get("/api/v1/me/devices", Some(&browser)).await, 200).await;
+        assert_eq!(devices.len(), 1, "no second device enrolled: {devices:?}");
     }
 }
 
