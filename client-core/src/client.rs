@@ -268,6 +268,22 @@ impl Client {
         read_json(request.send(), token.is_some())
     }
 
+    /// A `DELETE` answered with no body.
+    pub(crate) fn delete(&self, path: &str, token: &str) -> ClientResult<()> {
+        let response = self
+            .http
+            .delete(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .map_err(network)?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let bytes = response.bytes().map_err(network)?;
+        Err(server_error(status.as_u16(), &bytes, true))
+    }
+
     pub(crate) fn get_json<T: serde::de::DeserializeOwned>(
         &self,
         path: &str,

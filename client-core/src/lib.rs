@@ -13,7 +13,8 @@
 //! - [`sync`]: `sync_now`, the sync state and the backoff a background scheduler follows;
 //! - [`reference`]: prisons, rules, open slots and family days, cached with their age;
 //! - [`agenda`]: the visits ahead with the prison's advice, and reminders for local
-//!   notifications, in the family's time zone.
+//!   notifications, in the family's time zone;
+//! - [`waitlist`]: waiting lists of full visit slots (online), kept for offline reading.
 
 pub mod agenda;
 pub mod client;
@@ -22,6 +23,7 @@ pub mod ops;
 pub mod reference;
 pub mod store;
 pub mod sync;
+pub mod waitlist;
 
 pub use agenda::{Reminder, ReminderKind, UpcomingVisit};
 pub use client::{Client, Session};
@@ -30,3 +32,4 @@ pub use reference::{PrisonReference, ReferenceCache};
 pub use reguide_protocol as protocol;
 pub use store::{Store, StoreError};
 pub use sync::{SyncOutcome, SyncState, SyncStatus};
+pub use waitlist::{NewWaitlistRequest, WaitlistCache};

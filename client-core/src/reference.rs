@@ -50,7 +50,8 @@ impl ReferenceCache {
 }
 
 impl Client {
-    /// Fetches the reference data for the family's prisons and replaces the cache.
+    /// Fetches the reference data for the family's prisons and replaces the cache; fetches
+    /// the family's waiting-list entries too.
     pub fn refresh_reference(&mut self) -> ClientResult<()> {
         let session = self.fresh_session()?;
         let token = Some(session.token.as_str());
@@ -77,7 +78,7 @@ impl Client {
         let bytes = serde_json::to_vec(&cache)
             .map_err(|e| ClientError::Document(format!("the reference cache: {e}")))?;
         self.store.write_record(REFERENCE, &bytes)?;
-        Ok(())
+        self.refresh_visit_waitlist()
     }
 
     /// The cached reference data, if it was ever fetched.

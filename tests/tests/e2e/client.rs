@@ -510,4 +510,215 @@ both_backends! {
         })
         .await;
     }
+
+    async fn a_confirmed_visit_shows_the_prisons_advice_and_is_recalled_the_evening_before(app: TestApp) {
+        let v = app.visits_demo().await;
+        let folders = tempfile::tempdir().expect("dir");
+        let phone = fatima(&app, folders.path().join("fatima")).await;
+        let token = phone.session().expect("signed in").token.clone();
+        let choice = table_slot(&app, &token, v.demo.haren).await;
+        let (detainee, haren, fatima_id) = (v.a.detainee, v.demo.haren, v.a.member("Fatima Benali"));
+        blocking(move || {
+            let mut phone = phone;
+            let request = phone
+                .request_visit(NewDocVisitRequest {
+                    detainee_id: detainee,
+                    prison_id: haren,
+                    visit_type: VisitType::Table,
+                    preferences: vec![choice],
+                    visitors: vec![fatima_id],
+                    support_needs: vec![],
+                    support_note: None,
+                })
+                .expect("request");
+            // Offline and without the reference cache: listed, without the prison's advice.
+            let ahead = phone.upcoming_visits().expect("visits");
+            let mine = ahead.iter().find(|u| u.request_id == request).expect("listed");
+            assert_eq!((mine.status, mine.slot), (VisitStatus::Pending, choice));
+            assert_eq!(mine.what_to_bring, None);
+            let key = format!("visit:{request}");
+            let early = phone.reminders(31).expect("reminders");
+            assert!(early.iter().all(|r| r.key != key), "not confirmed yet");
+
+            phone.sync_now().expect("sync");
+            phone.refresh_reference().expect("refresh");
+            let cache = phone.reference().expect("read").expect("cached");
+            let prison = &cache.prison(haren).expect("Haren").prison;
+            let language = phone.family().expect("doc").members[&fatima_id.to_string()].language;
+            let ahead = phone.upcoming_visits().expect("visits");
+            let mine = ahead.iter().find(|u| u.request_id == request).expect("listed");
+            assert_eq!(mine.status, VisitStatus::Confirmed);
+            assert_eq!(mine.prison_name.as_deref(), Some(prison.name.as_str()));
+            let bring = reguide_tests::protocol::visits::pick(&prison.what_to_bring, language);
+            assert!(bring.is_some(), "the demo prison says what to bring");
+            assert_eq!(mine.what_to_bring.as_deref(), bring);
+            assert_eq!(
+                mine.arrival_advice.as_deref(),
+                reguide_tests::protocol::visits::pick(&prison.arrival_advice, language)
+            );
+            let starts = mine.starts_at.expect("the slot's hours are cached");
+
+            // The evening before, 18:00 in Brussels, with what to bring.
+            let reminders = phone.reminders(31).expect("reminders");
+            let visit = reminders
+                .iter()
+                .find(|r| r.key == key)
+                .expect("a reminder for the visit");
+            let evening = reguide_tests::protocol::time::local_instant(
+                reguide_tests::protocol::time::DEFAULT_TIME_ZONE,
+                choice.date - chrono::Duration::days(1),
+                chrono::NaiveTime::from_hms_opt(18, 0, 0).expect("time"),
+            );
+            assert_eq!(visit.notify_at, evening);
+            assert_eq!(visit.starts_at, Some(starts.with_timezone(&chrono::Utc)));
+            assert_eq!(visit.what_to_bring.as_deref(), bring);
+            let err = phone.set_time_zone("Nowhere/Special").expect_err("refused");
+            assert_eq!(err.code(), "invalid_time_zone");
+        })
+        .await;
+    }
+
+    async fn a_phone_waits_for_a_full_slot_and_takes_the_place_it_is_offered(app: TestApp) {
+        let v = app.visits_demo().await;
+        let haren = v.demo.haren;
+        let admin = app.login_as(DemoUser::Admin).await;
+        let coordinator = app.login_as(DemoUser::Coordinator).await;
+        let t = app.table_session(&coordinator, haren, Weekday::Fri, 2).await;
+        let (d1, d2) = (next_weekday(Weekday::Fri, 3), next_weekday(Weekday::Fri, 10));
+        let families = app.new_visiting_families(&admin, haren, "Booked family", 2, 2).await;
+        let mut booked = Vec::new();
+        for family in &families {
+            for d in [d1, d2] {
+                booked.push(app.request_visit(&admin, &family.table_request(t.id, d)).await.id);
+            }
+        }
+        let folders = tempfile::tempdir().expect("dir");
+        let dir = folders.path().join("fatima");
+        let phone = fatima(&app, dir.clone()).await;
+        let (detainee, fatima_id) = (v.a.detainee, v.a.member("Fatima Benali"));
+        let wait_for = move |date| reguide_client_core::NewWaitlistRequest {
+            detainee_id: detainee,
+            visit_type: VisitType::Table,
+            slot: SlotChoice { template_id: t.id, date },
+            visitors: vec![fatima_id],
+        };
+
+        // Offline, nothing happens and nothing is kept.
+        blocking(move || {
+            let mut offline = Client::open(&dir, None, "http://127.0.0.1:9").expect("open");
+            let err = offline.join_visit_waitlist(wait_for(d1)).expect_err("offline");
+            assert_eq!(err.code(), "network_unavailable");
+            assert!(offline.visit_waitlist().expect("read").is_none());
+            let err = offline
+                .join_visit_waitlist(reguide_client_core::NewWaitlistRequest { visitors: vec![], ..wait_for(d1) })
+                .expect_err("nobody visits");
+            assert_eq!((err.code(), err.to_string().as_str()), ("invalid_value", "name who will visit"));
+        })
+        .await;
+
+        // Online: the phone waits for both Fridays, first in line.
+        let (phone, first, second) = blocking(move || {
+            let mut phone = phone;
+            let first = phone.join_visit_waitlist(wait_for(d1)).expect("join");
+            let second = phone.join_visit_waitlist(wait_for(d2)).expect("join");
+            assert_eq!((first.position, second.position), (Some(1), Some(1)));
+            let err = phone.join_visit_waitlist(wait_for(d1)).expect_err("twice");
+            assert_eq!(err.code(), "already_waiting");
+            (phone, first, second)
+        })
+        .await;
+
+        // A booked family cancels the first Friday: the place is offered to Fatima's family.
+        app.visit_action(&admin, booked[0], "cancel", &json!({ "reason": "Family cannot come" })).await;
+        let phone = blocking(move || {
+            let mut phone = phone;
+            phone.refresh_reference().expect("refresh");
+            let kept = phone.visit_waitlist().expect("read").expect("kept");
+            let offered = kept.entries.iter().find(|e| e.id == first.id).expect("listed");
+            assert_eq!(offered.status, reguide_tests::protocol::visits::WaitlistStatus::Offered);
+            let request = phone.accept_waitlist_offer(first.id).expect("accept");
+            // Synced on the way: the confirmed visit is in the family document.
+            let visit = phone.visit_request(&request).expect("in the document");
+            assert_eq!(visit.status, VisitStatus::Confirmed);
+            assert_eq!(visit.slot, Some(SlotChoice { template_id: t.id, date: d1 }));
+            assert!(phone.upcoming_visits().expect("ahead").iter().any(|u| u.request_id == request));
+            // And it leaves the second list.
+            phone.leave_visit_waitlist(second.id).expect("leave");
+            let kept = phone.visit_waitlist().expect("read").expect("kept");
+            let status = |id| kept.entries.iter().find(|e| e.id == id).map(|e| e.status);
+            use reguide_tests::protocol::visits::WaitlistStatus as W;
+            assert_eq!((status(first.id), status(second.id)), (Some(W::Accepted), Some(W::Cancelled)));
+            let err = phone.leave_visit_waitlist(second.id).expect_err("left already");
+            assert_eq!(err.code(), "invalid_status");
+            phone
+        })
+        .await;
+        drop(phone);
+    }
+
+    async fn an_encrypted_phone_keeps_no_name_in_the_clear_and_refuses_a_wrong_key(app: TestApp) {
+        let v = app.visits_demo().await;
+        let folders = tempfile::tempdir().expect("dir");
+        let dir = folders.path().join("fatima");
+        let key = [42_u8; 32];
+        let url = app.address.clone();
+        let fatima_id = v.a.member("Fatima Benali");
+        let names = blocking({
+            let dir = dir.clone();
+            move || {
+                let mut phone = Client::open(&dir, Some(&key), &url).expect("open");
+                phone
+                    .login(DemoUser::FamilyMember.email(), DEMO_PASSWORD, "Fatima's phone")
+                    .expect("login");
+                phone.sync_now().expect("sync");
+                phone.refresh_reference().expect("refresh");
+                let reference = phone.reference().expect("read").expect("cached");
+                let mut names: Vec<String> = reference
+                    .family
+                    .members
+                    .iter()
+                    .map(|m| m.display_name.clone())
+                    .chain(reference.family.detainees.iter().map(|d| d.full_name.clone()))
+                    .chain(reference.prisons.iter().map(|p| p.prison.address.clone()))
+                    .collect();
+                names.push(phone.session().expect("signed in").token.clone());
+                assert!(phone.family().expect("doc").members.contains_key(&fatima_id.to_string()));
+                names
+            }
+        })
+        .await;
+        assert!(names.iter().any(|n| n.contains("Benali")), "{names:?}");
+
+        let mut files = Vec::new();
+        let mut folders_left = vec![dir.clone()];
+        while let Some(folder) = folders_left.pop() {
+            for entry in std::fs::read_dir(&folder).expect("read dir") {
+                let path = entry.expect("entry").path();
+                if path.is_dir() {
+                    folders_left.push(path);
+                } else {
+                    files.push(path);
+                }
+            }
+        }
+        assert!(files.len() >= 4, "document, log, session and caches: {files:?}");
+        for file in &files {
+            let bytes = std::fs::read(file).expect("file");
+            for name in &names {
+                let clear = bytes.windows(name.len()).any(|w| w == name.as_bytes());
+                assert!(!clear, "{} holds {name:?} in the clear", file.display());
+            }
+        }
+
+        let url = app.address.clone();
+        blocking(move || {
+            let err = Client::open(&dir, Some(&[43_u8; 32]), &url).expect_err("wrong key");
+            assert_eq!(err.code(), "wrong_key");
+            let err = Client::open(&dir, None, &url).expect_err("no key");
+            assert_eq!(err.code(), "key_required");
+            let phone = Client::open(&dir, Some(&key), &url).expect("the right key");
+            assert!(phone.family().expect("doc").members.contains_key(&fatima_id.to_string()));
+        })
+        .await;
+    }
 }
