@@ -188,23 +188,27 @@ pub fn reminders(
 ) -> Vec<Reminder> {
     let until = now + Duration::days(i64::from(days));
     let language = language_of(doc, member);
-    let evening_before = |date: NaiveDate| at(tz, date - Duration::days(1), EVENING);
+    // Dates and instants come from the document: at the ends of the calendar there is no day
+    // before, and no reminder.
+    let evening_before = |date: NaiveDate| date.pred_opt().map(|eve| at(tz, eve, EVENING));
     let mut out = Vec::new();
-    let mut add = |kind: ReminderKind, notify_at: DateTime<Utc>, entry: &str, rest: Details| {
-        if notify_at > now && notify_at <= until {
-            out.push(Reminder {
-                key: format!("{}:{entry}", kind.as_str()),
-                kind,
-                notify_at,
-                entry_id: entry.to_owned(),
-                date: rest.date,
-                starts_at: rest.starts_at,
-                title: rest.title,
-                place: rest.place,
-                what_to_bring: rest.what_to_bring,
-            });
-        }
-    };
+    let mut add =
+        |kind: ReminderKind, notify_at: Option<DateTime<Utc>>, entry: &str, rest: Details| {
+            let Some(notify_at) = notify_at else { return };
+            if notify_at > now && notify_at <= until {
+                out.push(Reminder {
+                    key: format!("{}:{entry}", kind.as_str()),
+                    kind,
+                    notify_at,
+                    entry_id: entry.to_owned(),
+                    date: rest.date,
+                    starts_at: rest.starts_at,
+                    title: rest.title,
+                    place: rest.place,
+                    what_to_bring: rest.what_to_bring,
+                });
+            }
+        };
 
     // Confirmed visits this member comes to.
     for visit in upcoming_visits(doc, member, reference, tz, now) {
@@ -269,13 +273,14 @@ pub fn reminders(
         };
         add(
             ReminderKind::StepDueSoon,
-            at(tz, due - Duration::days(STEP_DAYS_BEFORE), MORNING),
+            due.checked_sub_signed(Duration::days(STEP_DAYS_BEFORE))
+                .map(|day| at(tz, day, MORNING)),
             &step.id,
             details(),
         );
         add(
             ReminderKind::StepDueToday,
-            at(tz, due, MORNING),
+            Some(at(tz, due, MORNING)),
             &step.id,
             details(),
         );
@@ -308,7 +313,7 @@ pub fn reminders(
         );
         add(
             ReminderKind::AppointmentSoon,
-            starts - APPOINTMENT_LEAD,
+            starts.checked_sub_signed(APPOINTMENT_LEAD),
             &appointment.id,
             details(),
         );
@@ -829,6 +834,34 @@ mod tests {
             Some("Votre carte d'identité.")
         );
         assert_eq!(list[1].place.as_deref(), Some("CPAS"));
+    }
+
+    #[test]
+    fn dates_at_the_ends_of_the_calendar_give_no_reminder_and_no_panic() {
+        let mut w = world();
+        w.visit("first-day", NaiveDate::MIN, vec![w.fatima], "confirmed");
+        w.visit("last-day", NaiveDate::MAX, vec![w.fatima], "confirmed");
+        w.step("min", NaiveDate::MIN, Vec::new());
+        w.step("max", NaiveDate::MAX, Vec::new());
+        for (n, starts_at) in [i64::MIN, i64::MAX, 0].into_iter().enumerate() {
+            w.doc.appointments.insert(
+                n.to_string(),
+                Appointment {
+                    id: n.to_string(),
+                    with_account: reguide_protocol::AccountId::new(),
+                    starts_at,
+                    place: String::new(),
+                    purpose: String::new(),
+                    step_id: None,
+                    events: vec![Event::new("accepted", 1, Author::Member(w.fatima))],
+                },
+            );
+        }
+        for now in [utc(2027, 1, 1, 0, 0), DateTime::<Utc>::MIN_UTC] {
+            let list = reminders(&w.doc, w.fatima, Some(&w.reference), BRUSSELS, now, 30);
+            assert!(list.iter().all(|r| r.notify_at > now));
+            let _ = upcoming_visits(&w.doc, w.fatima, Some(&w.reference), BRUSSELS, now);
+        }
     }
 
     #[test]

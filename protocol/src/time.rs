@@ -12,8 +12,9 @@ pub const DEFAULT_TIME_ZONE: Tz = chrono_tz::Europe::Brussels;
 pub fn local_instant(tz: Tz, date: NaiveDate, time: NaiveTime) -> DateTime<FixedOffset> {
     let naive = date.and_time(time);
     let resolved = tz.from_local_datetime(&naive).earliest().or_else(|| {
-        tz.from_local_datetime(&(naive + Duration::hours(1)))
-            .earliest()
+        naive
+            .checked_add_signed(Duration::hours(1))
+            .and_then(|later| tz.from_local_datetime(&later).earliest())
     });
     match resolved {
         Some(dt) => dt.fixed_offset(),
