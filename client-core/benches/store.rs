@@ -4,7 +4,8 @@
 //!   changes (target: within 1.2× of a bare `Automerge::load` of the same bytes), and the
 //!   memory the open document takes at 10,000 changes (target: under 20 MB);
 //! - one user operation (a note on a step, through the policy-checked client API), durable on
-//!   disk before it returns (target: under 5 ms), on a document of 1,000 and 10,000 changes.
+//!   disk before it returns (target: under 5 ms), on a document of 1,000 and 10,000 changes;
+//! - reading the overview (the first screen), the family data and the whole document.
 //!
 //! Run with `cargo bench -p reguide-client-core --bench store`.
 
@@ -242,6 +243,31 @@ fn operations(dir: &Path) {
         ms(samples[samples.len() / 2]),
         ms(p99),
         ms(samples[samples.len() - 1])
+    );
+    // Reads: the overview a shell shows on its first screen, right after a change (the family
+    // data is read again from the document) and when nothing changed since the last read.
+    let mut after_change = Vec::new();
+    for n in 0..50 {
+        client.add_note(STEP, &format!("read {n}")).expect("note");
+        let start = Instant::now();
+        client.overview().expect("overview");
+        after_change.push(start.elapsed());
+    }
+    let mut unchanged = Vec::new();
+    for _ in 0..200 {
+        let start = Instant::now();
+        client.overview().expect("overview");
+        unchanged.push(start.elapsed());
+    }
+    let start = Instant::now();
+    client.family().expect("doc");
+    let whole = start.elapsed();
+    println!(
+        "the overview: after a change {} | unchanged since the last read {:.1} µs (medians); \
+         the whole document, typed, with every note: {}",
+        ms(median(after_change)),
+        median(unchanged).as_secs_f64() * 1e6,
+        ms(whole)
     );
 }
 

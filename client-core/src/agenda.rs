@@ -16,17 +16,18 @@
 
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
+use reguide_protocol::doc::Rsvp;
 use reguide_protocol::doc::status::{
     AppointmentStatus, RegistrationState, StepStatus, appointment_status, invitation_rsvp,
     registration_status, step_status, visit_request_slot, visit_request_status,
 };
-use reguide_protocol::doc::{FamilyDoc, Rsvp};
 use reguide_protocol::time::local_instant;
 use reguide_protocol::visits::{SlotChoice, VisitStatus, VisitType, pick};
 use reguide_protocol::{Language, MemberId, PrisonId};
 
 use crate::client::Client;
 use crate::error::{ClientError, ClientResult};
+use crate::ops::FamilyData;
 use crate::reference::ReferenceCache;
 
 /// Evening reminders, the day before.
@@ -118,7 +119,7 @@ pub struct Reminder {
 
 /// The visits of the family ahead of `now` (today's included until they end), soonest first.
 pub fn upcoming_visits(
-    doc: &FamilyDoc,
+    doc: &FamilyData,
     member: MemberId,
     reference: Option<&ReferenceCache>,
     tz: Tz,
@@ -179,7 +180,7 @@ pub fn upcoming_visits(
 
 /// The reminders to show after `now` and up to `days` days ahead, for `member`, soonest first.
 pub fn reminders(
-    doc: &FamilyDoc,
+    doc: &FamilyData,
     member: MemberId,
     reference: Option<&ReferenceCache>,
     tz: Tz,
@@ -230,7 +231,7 @@ pub fn reminders(
     }
 
     // Family days the family is registered for (their date and place come from the cache).
-    for registration in doc.family_day_registrations.values() {
+    for registration in doc.registrations.values() {
         if registration_status(&registration.events) != RegistrationState::Registered {
             continue;
         }
@@ -368,7 +369,7 @@ fn at(tz: Tz, date: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
     local_instant(tz, date, time).with_timezone(&Utc)
 }
 
-fn language_of(doc: &FamilyDoc, member: MemberId) -> Language {
+pub(crate) fn language_of(doc: &FamilyData, member: MemberId) -> Language {
     doc.members
         .get(&member.to_string())
         .map_or(Language::En, |m| m.language)
@@ -398,12 +399,12 @@ impl Client {
     /// The family's visits ahead, with the prison's advice, soonest first.
     pub fn upcoming_visits(&self) -> ClientResult<Vec<UpcomingVisit>> {
         let member = self.require_session()?.member_id;
-        let doc = self.family()?;
-        let reference = self.reference()?;
+        let doc = self.family_data()?;
+        let reference = self.shared_reference()?;
         Ok(upcoming_visits(
             &doc,
             member,
-            reference.as_ref(),
+            reference.as_deref(),
             self.time_zone,
             Utc::now(),
         ))
@@ -412,12 +413,12 @@ impl Client {
     /// What to show as local notifications in the next `days` days.
     pub fn reminders(&self, days: u32) -> ClientResult<Vec<Reminder>> {
         let member = self.require_session()?.member_id;
-        let doc = self.family()?;
-        let reference = self.reference()?;
+        let doc = self.family_data()?;
+        let reference = self.shared_reference()?;
         Ok(reminders(
             &doc,
             member,
-            reference.as_ref(),
+            reference.as_deref(),
             self.time_zone,
             Utc::now(),
             days,
@@ -433,7 +434,7 @@ mod tests {
     use reguide_protocol::api::Family;
     use reguide_protocol::doc::{
         Appointment, Author, DocMember, DocRegistration, DocVisitRequest, Event, Invitation,
-        InvitationAnswer, Step, StepOwner,
+        InvitationAnswer, StepOwner, StepSummary,
     };
     use reguide_protocol::family_days::FamilyDay;
     use reguide_protocol::visits::{PrisonDetail, Slot};
@@ -455,7 +456,7 @@ mod tests {
     }
 
     struct World {
-        doc: FamilyDoc,
+        doc: FamilyData,
         reference: ReferenceCache,
         fatima: MemberId,
         karim: MemberId,
@@ -465,7 +466,15 @@ mod tests {
 
     fn world() -> World {
         let (fatima, karim, prison) = (MemberId::new(), MemberId::new(), PrisonId::new());
-        let mut doc = FamilyDoc::new_for_family(FamilyId::new());
+        let mut doc = FamilyData {
+            family_id: FamilyId::new(),
+            members: BTreeMap::new(),
+            visit_requests: BTreeMap::new(),
+            registrations: BTreeMap::new(),
+            steps: BTreeMap::new(),
+            appointments: BTreeMap::new(),
+            invitations: BTreeMap::new(),
+        };
         for (id, name, language) in [
             (fatima, "Fatima", Language::Fr),
             (karim, "Karim", Language::Nl),
@@ -570,15 +579,12 @@ mod tests {
         fn step(&mut self, id: &str, due: NaiveDate, events: Vec<Event>) {
             self.doc.steps.insert(
                 id.into(),
-                Step {
+                StepSummary {
                     id: id.into(),
                     title: format!("Step {id}"),
                     category: "identity_documents".into(),
                     owner: StepOwner::Family,
-                    description: String::new(),
                     due_date: Some(due),
-                    checklist: BTreeMap::new(),
-                    notes: Vec::new(),
                     events,
                 },
             );
@@ -797,7 +803,7 @@ mod tests {
             registration_deadline: utc(2027, 10, 20, 12, 0),
             cancelled: false,
         });
-        w.doc.family_day_registrations.insert(
+        w.doc.registrations.insert(
             "reg".into(),
             DocRegistration {
                 id: "reg".into(),

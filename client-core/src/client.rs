@@ -1,6 +1,8 @@
 //! One account on one device: its store, its session with the server, its sync state.
 
+use std::cell::RefCell;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -10,6 +12,8 @@ use reguide_protocol::{AccountId, DeviceId, FamilyId, MemberId};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ClientError, ClientResult};
+use crate::ops::FamilyData;
+use crate::reference::ReferenceCache;
 use crate::store::Store;
 use crate::sync::SyncState;
 
@@ -57,6 +61,11 @@ pub struct Client {
     pub(crate) sync: SyncState,
     /// Where reminders and due dates are computed ([`Client::set_time_zone`]).
     pub(crate) time_zone: chrono_tz::Tz,
+    /// The family data as last read, with the document heads it was read at: read again only
+    /// when the document changed (a write, a sync).
+    pub(crate) data_cache: RefCell<Option<(Vec<automerge::ChangeHash>, Arc<FamilyData>)>>,
+    /// The reference cache as last read or fetched (`None` until first needed).
+    pub(crate) reference_cache: RefCell<Option<Option<Arc<ReferenceCache>>>>,
 }
 
 impl Client {
@@ -84,6 +93,8 @@ impl Client {
             session,
             sync,
             time_zone: reguide_protocol::time::DEFAULT_TIME_ZONE,
+            data_cache: RefCell::new(None),
+            reference_cache: RefCell::new(None),
         };
         if client.store.document().is_some() {
             client.set_actor()?;

@@ -3,7 +3,9 @@
 //! before it returns.
 
 use chrono::Utc;
-use reguide_protocol::MemberId;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use reguide_protocol::doc::status::{
     AppointmentEventKind, AppointmentStatus, RegistrationState, StepStatus, appointment_status,
     checklist_item_ticked, invitation_rsvp, registration_status, step_status, visit_request_slot,
@@ -13,12 +15,24 @@ use reguide_protocol::doc::write::{
     self, NewDocAppointment, NewDocRegistration, NewDocVisitRequest,
 };
 use reguide_protocol::doc::{
-    Appointment, DocRegistration, DocVisitRequest, FamilyDoc, Invitation, Rsvp, Step, Writer,
+    Appointment, DocMember, DocRegistration, DocVisitRequest, FamilyDoc, Invitation, Rsvp, Step,
+    StepSummary, Writer, keys, read_collection, read_entry, read_family_id,
 };
 use reguide_protocol::visits::{SlotChoice, VisitStatus};
+use reguide_protocol::{FamilyId, MemberId};
 
 use crate::client::Client;
 use crate::error::{ClientError, ClientResult};
+
+/// Whether the latest `proposed` of an appointment's events is the server's (a social worker's
+/// proposal, which the family answers) rather than the family's own.
+fn last_proposal_by_server(events: &[reguide_protocol::doc::Event]) -> bool {
+    events
+        .iter()
+        .filter(|e| e.kind == AppointmentEventKind::Proposed.as_str())
+        .max_by(|a, b| reguide_protocol::doc::status::event_order(a, b))
+        .is_some_and(|e| e.by.is_server())
+}
 
 /// A visit request with its status folded from its events.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,22 +71,144 @@ pub struct InvitationView {
     pub answer: Option<Rsvp>,
 }
 
+/// The family's data without the steps' checklists and notes: what the lists, the overview and
+/// the agenda read. Each collection is read on its own; the notes, which grow every day a family
+/// follows a step, are read only with the step they belong to ([`Client::steps`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FamilyData {
+    pub family_id: FamilyId,
+    pub members: BTreeMap<String, DocMember>,
+    pub visit_requests: BTreeMap<String, DocVisitRequest>,
+    pub registrations: BTreeMap<String, DocRegistration>,
+    pub steps: BTreeMap<String, StepSummary>,
+    pub appointments: BTreeMap<String, Appointment>,
+    pub invitations: BTreeMap<String, Invitation>,
+}
+
+/// What the app's first screen shows, in one read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Overview {
+    pub family_id: FamilyId,
+    pub member_id: MemberId,
+    pub members: BTreeMap<String, DocMember>,
+    /// The soonest visit ahead (confirmed, offered or requested).
+    pub next_visit: Option<crate::agenda::UpcomingVisit>,
+    /// Visits ahead: requested and not answered yet, offered another slot (the family should
+    /// answer), confirmed.
+    pub visits_pending: usize,
+    pub visits_proposed: usize,
+    pub visits_confirmed: usize,
+    pub open_steps: usize,
+    pub overdue_steps: usize,
+    /// Appointments a social worker proposed that wait for the family's answer.
+    pub appointments_to_answer: usize,
+    /// This member's Living Lab invitations not answered yet, for sessions ahead.
+    pub invitations_to_answer: usize,
+    pub sync: crate::sync::SyncStatus,
+}
+
 fn now_ms() -> i64 {
     Utc::now().timestamp_millis()
 }
 
 impl Client {
-    /// The whole family document, typed.
+    /// The whole family document, typed (steps with their notes: it costs with the document's
+    /// history; lists read [`Client::family_data`]).
     pub fn family(&self) -> ClientResult<FamilyDoc> {
-        let doc = self.store.document().ok_or(ClientError::NotSyncedYet)?;
-        Ok(FamilyDoc::read(doc)?)
+        Ok(FamilyDoc::read(self.doc()?)?)
+    }
+
+    fn doc(&self) -> ClientResult<&automerge::Automerge> {
+        self.store.document().ok_or(ClientError::NotSyncedYet)
+    }
+
+    /// Every collection of the family document but the steps' checklists and notes. Read again
+    /// only when the document changed since the last call.
+    pub fn family_data(&self) -> ClientResult<Arc<FamilyData>> {
+        let doc = self.doc()?;
+        let heads = doc.get_heads();
+        if let Some((read_at, data)) = &*self.data_cache.borrow()
+            && *read_at == heads
+        {
+            return Ok(Arc::clone(data));
+        }
+        let data = Arc::new(FamilyData {
+            family_id: read_family_id(doc)?,
+            members: read_collection(doc, keys::MEMBERS)?,
+            visit_requests: read_collection(doc, keys::VISIT_REQUESTS)?,
+            registrations: read_collection(doc, keys::FAMILY_DAY_REGISTRATIONS)?,
+            steps: read_collection(doc, keys::STEPS)?,
+            appointments: read_collection(doc, keys::APPOINTMENTS)?,
+            invitations: read_collection(doc, keys::INVITATIONS)?,
+        });
+        *self.data_cache.borrow_mut() = Some((heads, Arc::clone(&data)));
+        Ok(data)
+    }
+
+    /// The first screen: the next visit, what waits for an answer, what is overdue, sync.
+    pub fn overview(&self) -> ClientResult<Overview> {
+        let member = self.require_session()?.member_id;
+        let data = self.family_data()?;
+        let reference = self.shared_reference()?;
+        let now = Utc::now();
+        let ahead = crate::agenda::upcoming_visits(
+            &data,
+            member,
+            reference.as_deref(),
+            self.time_zone,
+            now,
+        );
+        let count = |status| ahead.iter().filter(|v| v.status == status).count();
+        let today = now.with_timezone(&self.time_zone).date_naive();
+        let steps = data
+            .steps
+            .values()
+            .map(|s| (s.due_date, step_status(&s.events)));
+        let open_steps = steps
+            .clone()
+            .filter(|(_, s)| *s == StepStatus::Open)
+            .count();
+        let overdue_steps = steps
+            .filter(|(due, status)| crate::agenda::is_overdue(*due, *status, today))
+            .count();
+        let appointments_to_answer = data
+            .appointments
+            .values()
+            .filter(|a| {
+                appointment_status(&a.events) == AppointmentStatus::Proposed
+                    && last_proposal_by_server(&a.events)
+            })
+            .count();
+        let invitations_to_answer = data
+            .invitations
+            .values()
+            .filter(|i| {
+                i.member_id == member
+                    && invitation_rsvp(&i.answers).is_none()
+                    && i.starts_at > now.timestamp_millis()
+            })
+            .count();
+        Ok(Overview {
+            family_id: data.family_id,
+            member_id: member,
+            visits_pending: count(VisitStatus::Pending),
+            visits_proposed: count(VisitStatus::Proposed),
+            visits_confirmed: count(VisitStatus::Confirmed),
+            next_visit: ahead.into_iter().next(),
+            members: data.members.clone(),
+            open_steps,
+            overdue_steps,
+            appointments_to_answer,
+            invitations_to_answer,
+            sync: self.sync_status(),
+        })
     }
 
     /// Visit requests, newest first, with their statuses.
     pub fn visit_requests(&self) -> ClientResult<Vec<VisitRequestView>> {
-        let mut list: Vec<VisitRequestView> = self
-            .family()?
-            .visit_requests
+        let requests: BTreeMap<String, DocVisitRequest> =
+            read_collection(self.doc()?, keys::VISIT_REQUESTS)?;
+        let mut list: Vec<VisitRequestView> = requests
             .into_values()
             .map(|request| VisitRequestView {
                 status: visit_request_status(&request.events),
@@ -85,18 +221,21 @@ impl Client {
     }
 
     pub fn visit_request(&self, id: &str) -> ClientResult<VisitRequestView> {
-        self.visit_requests()?
-            .into_iter()
-            .find(|v| v.request.id == id)
-            .ok_or(ClientError::NotFound {
+        let request: DocVisitRequest =
+            read_entry(self.doc()?, keys::VISIT_REQUESTS, id)?.ok_or(ClientError::NotFound {
                 what: "this visit request",
-            })
+            })?;
+        Ok(VisitRequestView {
+            status: visit_request_status(&request.events),
+            slot: visit_request_slot(&request.events),
+            request,
+        })
     }
 
     pub fn registrations(&self) -> ClientResult<Vec<RegistrationView>> {
-        Ok(self
-            .family()?
-            .family_day_registrations
+        let registrations: BTreeMap<String, DocRegistration> =
+            read_collection(self.doc()?, keys::FAMILY_DAY_REGISTRATIONS)?;
+        Ok(registrations
             .into_values()
             .map(|registration| RegistrationView {
                 state: registration_status(&registration.events),
@@ -108,9 +247,8 @@ impl Client {
     /// The family's steps, by category, then due date (undated last), then title.
     pub fn steps(&self) -> ClientResult<Vec<StepView>> {
         let today = Utc::now().with_timezone(&self.time_zone).date_naive();
-        let mut list: Vec<StepView> = self
-            .family()?
-            .steps
+        let steps: BTreeMap<String, Step> = read_collection(self.doc()?, keys::STEPS)?;
+        let mut list: Vec<StepView> = steps
             .into_values()
             .map(|step| {
                 let status = step_status(&step.events);
@@ -141,9 +279,9 @@ impl Client {
     }
 
     pub fn appointments(&self) -> ClientResult<Vec<AppointmentView>> {
-        let mut list: Vec<AppointmentView> = self
-            .family()?
-            .appointments
+        let appointments: BTreeMap<String, Appointment> =
+            read_collection(self.doc()?, keys::APPOINTMENTS)?;
+        let mut list: Vec<AppointmentView> = appointments
             .into_values()
             .map(|appointment| AppointmentView {
                 status: appointment_status(&appointment.events),
@@ -155,9 +293,9 @@ impl Client {
     }
 
     pub fn invitations(&self) -> ClientResult<Vec<InvitationView>> {
-        let mut list: Vec<InvitationView> = self
-            .family()?
-            .invitations
+        let invitations: BTreeMap<String, Invitation> =
+            read_collection(self.doc()?, keys::INVITATIONS)?;
+        let mut list: Vec<InvitationView> = invitations
             .into_values()
             .map(|invitation| InvitationView {
                 answer: invitation_rsvp(&invitation.answers),

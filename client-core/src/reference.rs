@@ -6,6 +6,7 @@
 //! short leaves the previous cache whole.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use reguide_protocol::PrisonId;
@@ -78,16 +79,29 @@ impl Client {
         let bytes = serde_json::to_vec(&cache)
             .map_err(|e| ClientError::Document(format!("the reference cache: {e}")))?;
         self.store.write_record(REFERENCE, &bytes)?;
+        *self.reference_cache.borrow_mut() = Some(Some(Arc::new(cache)));
         self.refresh_visit_waitlist()
     }
 
     /// The cached reference data, if it was ever fetched.
     pub fn reference(&self) -> ClientResult<Option<ReferenceCache>> {
-        match self.store.read_record(REFERENCE)? {
-            None => Ok(None),
-            Some(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|_| ClientError::Document("the reference cache".into())),
+        Ok(self.shared_reference()?.map(|cache| (*cache).clone()))
+    }
+
+    /// The cached reference data, read from the data folder once.
+    pub(crate) fn shared_reference(&self) -> ClientResult<Option<Arc<ReferenceCache>>> {
+        if let Some(cache) = &*self.reference_cache.borrow() {
+            return Ok(cache.clone());
         }
+        let cache = match self.store.read_record(REFERENCE)? {
+            None => None,
+            Some(bytes) => {
+                Some(Arc::new(serde_json::from_slice(&bytes).map_err(|_| {
+                    ClientError::Document("the reference cache".into())
+                })?))
+            }
+        };
+        *self.reference_cache.borrow_mut() = Some(cache.clone());
+        Ok(cache)
     }
 }

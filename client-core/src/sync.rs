@@ -87,6 +87,68 @@ pub struct SyncOutcome {
     pub full_document: bool,
 }
 
+/// One sync request, prepared by [`Client::begin_sync`]; sending it needs no access to the
+/// client.
+pub struct SyncExchange {
+    http: reqwest::blocking::Client,
+    url: String,
+    token: String,
+    body: Vec<u8>,
+    recovering: bool,
+    started: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for SyncExchange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncExchange")
+            .field("bytes", &self.body.len())
+            .field("recovering", &self.recovering)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the server answered to a sync request.
+#[derive(Debug)]
+pub struct SyncReply {
+    status: u16,
+    binary: bool,
+    bytes: Vec<u8>,
+}
+
+/// Where a sync stands after [`Client::finish_sync`].
+#[derive(Debug)]
+pub enum SyncNext {
+    Done(SyncOutcome),
+    /// Send this one too (every change, for a server restored from a backup).
+    Again(SyncExchange),
+}
+
+impl SyncExchange {
+    /// Sends the request and reads the answer (network only; blocks up to the timeout).
+    pub fn send(&self) -> ClientResult<SyncReply> {
+        let response = self
+            .http
+            .post(&self.url)
+            .bearer_auth(&self.token)
+            .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
+            .body(self.body.clone())
+            .send()
+            .map_err(network)?;
+        let status = response.status().as_u16();
+        let binary = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with(CONTENT_TYPE));
+        let bytes = response.bytes().map_err(network)?.to_vec();
+        Ok(SyncReply {
+            status,
+            binary,
+            bytes,
+        })
+    }
+}
+
 /// The delay before retry number `failures` (1 = after the first failure), with jitter: a
 /// random point in the upper half of the exponential window, so that phones that failed
 /// together do not come back together.
@@ -125,34 +187,78 @@ impl Client {
 
     /// Syncs now: sends this device's changes, receives the server's. On failure the local
     /// data is untouched and the failure is recorded for the backoff.
+    ///
+    /// The same as [`Client::begin_sync`], [`SyncExchange::send`] and
+    /// [`Client::finish_sync`] in a row; a caller that shares the client between threads runs
+    /// those three itself so as not to hold the client while the request travels.
     pub fn sync_now(&mut self) -> ClientResult<SyncOutcome> {
+        let mut exchange = self.begin_sync()?;
+        loop {
+            let reply = exchange.send();
+            match self.finish_sync(exchange, reply)? {
+                SyncNext::Done(outcome) => return Ok(outcome),
+                SyncNext::Again(next) => exchange = next,
+            }
+        }
+    }
+
+    /// Prepares a sync: the request with the changes since the server heads last seen. Local
+    /// work only (but for renewing the device's token when it is due).
+    pub fn begin_sync(&mut self) -> ClientResult<SyncExchange> {
         let started = Utc::now();
         self.sync.last_attempt = Some(started);
-        let result = self.sync_once(false);
-        match &result {
-            Ok(_) => {
+        let prepared = self.prepare(false, started);
+        if let Err(e) = &prepared {
+            self.record_failure(e, started);
+        }
+        prepared
+    }
+
+    /// Takes the server's reply (or the failure to get one): makes the answer durable, or
+    /// records the failure for the backoff. A reply that asks for every change (the server was
+    /// restored from a backup) gives the exchange to send next.
+    pub fn finish_sync(
+        &mut self,
+        exchange: SyncExchange,
+        reply: ClientResult<SyncReply>,
+    ) -> ClientResult<SyncNext> {
+        let started = exchange.started;
+        match self.complete(&exchange, reply) {
+            Ok(Some(outcome)) => {
                 self.sync.failures = 0;
                 self.sync.last_error = None;
                 self.sync.last_success = Some(started);
                 self.sync.retry_at = None;
+                // The heads were saved with the document; this records timing only.
+                let _ = self.sync.save(&self.store);
+                Ok(SyncNext::Done(outcome))
             }
+            Ok(None) => match self.prepare(true, started) {
+                Ok(next) => Ok(SyncNext::Again(next)),
+                Err(e) => {
+                    self.record_failure(&e, started);
+                    Err(e)
+                }
+            },
             Err(e) => {
-                self.sync.failures = self.sync.failures.saturating_add(1);
-                self.sync.last_error = Some(e.code().to_owned());
-                let wait = backoff(self.sync.failures, &mut rand::thread_rng());
-                self.sync.retry_at = Some(
-                    started
-                        + chrono::Duration::from_std(wait)
-                            .unwrap_or_else(|_| chrono::Duration::zero()),
-                );
+                self.record_failure(&e, started);
+                Err(e)
             }
         }
-        // The heads were saved with the document; this records timing and errors only.
-        let _ = self.sync.save(&self.store);
-        result
     }
 
-    fn sync_once(&mut self, recovering: bool) -> ClientResult<SyncOutcome> {
+    fn record_failure(&mut self, error: &ClientError, started: DateTime<Utc>) {
+        self.sync.failures = self.sync.failures.saturating_add(1);
+        self.sync.last_error = Some(error.code().to_owned());
+        let wait = backoff(self.sync.failures, &mut rand::thread_rng());
+        self.sync.retry_at = Some(
+            started + chrono::Duration::from_std(wait).unwrap_or_else(|_| chrono::Duration::zero()),
+        );
+        // Timing and errors only; the document and heads are untouched by a failure.
+        let _ = self.sync.save(&self.store);
+    }
+
+    fn prepare(&mut self, recovering: bool, started: DateTime<Utc>) -> ClientResult<SyncExchange> {
         let session = self.fresh_session()?;
         let heads = if recovering {
             Vec::new()
@@ -174,29 +280,29 @@ impl Client {
         let body = SyncRequest { heads, changes }
             .encode()
             .map_err(|e| ClientError::Document(e.to_string()))?;
-        let sent_bytes = body.len();
-        let path = format!("/api/v1/families/{}/sync", session.family_id);
-        let response = self
-            .http
-            .post(self.url(&path))
-            .bearer_auth(&session.token)
-            .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
-            .body(body)
-            .send()
-            .map_err(network)?;
-        let status = response.status();
-        let binary = response
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with(CONTENT_TYPE));
-        let bytes = response.bytes().map_err(network)?;
-        if !status.is_success() {
-            let error = server_error(status.as_u16(), &bytes, true);
-            if error.code() == "missing_dependencies" && !recovering {
+        Ok(SyncExchange {
+            http: self.http.clone(),
+            url: self.url(&format!("/api/v1/families/{}/sync", session.family_id)),
+            token: session.token,
+            body,
+            recovering,
+            started,
+        })
+    }
+
+    /// `Some` when done, `None` when every change must be sent again.
+    fn complete(
+        &mut self,
+        exchange: &SyncExchange,
+        reply: ClientResult<SyncReply>,
+    ) -> ClientResult<Option<SyncOutcome>> {
+        let reply = reply?;
+        if !(200..300).contains(&reply.status) {
+            let error = server_error(reply.status, &reply.bytes, true);
+            if error.code() == "missing_dependencies" && !exchange.recovering {
                 // The server lacks what our changes build on (it was restored from a backup):
                 // send everything once.
-                return self.sync_once(true);
+                return Ok(None);
             }
             if matches!(error, ClientError::SessionExpired) {
                 self.session = None;
@@ -204,17 +310,18 @@ impl Client {
             return Err(error);
         }
         // A captive portal answers 200 with its own page: only our frame is believed.
-        if !binary {
+        if !reply.binary {
             return Err(ClientError::UnexpectedResponse);
         }
-        let answer = SyncResponse::decode(&bytes).map_err(|_| ClientError::UnexpectedResponse)?;
+        let answer =
+            SyncResponse::decode(&reply.bytes).map_err(|_| ClientError::UnexpectedResponse)?;
         let full_document = answer.kind == ResponseKind::FullDocument;
         self.absorb(&answer)?;
-        Ok(SyncOutcome {
-            sent_bytes,
-            received_bytes: bytes.len(),
+        Ok(Some(SyncOutcome {
+            sent_bytes: exchange.body.len(),
+            received_bytes: reply.bytes.len(),
             full_document,
-        })
+        }))
     }
 
     /// Applies the server's answer durably, then remembers its heads.

@@ -157,6 +157,11 @@ pub fn read_collection<T: Hydrate, D: ReadDoc>(
     Ok(hydrate_prop(doc, &ROOT, collection)?)
 }
 
+/// Reads the family id of a document.
+pub fn read_family_id<D: ReadDoc>(doc: &D) -> Result<FamilyId, DocError> {
+    Ok(hydrate_prop(doc, &ROOT, keys::FAMILY_ID)?)
+}
+
 /// Reads one entry of a root collection (`visit_requests`, `steps`…), `None` when absent.
 pub fn read_entry<T: Hydrate, D: ReadDoc>(
     doc: &D,
@@ -240,6 +245,19 @@ pub struct Step {
     /// Append-only: anybody of the family may add a note to any step.
     pub notes: Vec<Note>,
     /// Append-only; see [`super::status::step_status`].
+    pub events: Vec<Event>,
+}
+
+/// A step without its checklist and notes: what lists, overviews and reminders read. Reading
+/// it skips the notes, which grow with every day a family follows the step.
+#[derive(Clone, Debug, PartialEq, Eq, Hydrate)]
+pub struct StepSummary {
+    pub id: String,
+    pub title: String,
+    pub category: String,
+    pub owner: StepOwner,
+    #[autosurgeon(missing = "Option::default", with = "option_date_text")]
+    pub due_date: Option<NaiveDate>,
     pub events: Vec<Event>,
 }
 
