@@ -10,26 +10,16 @@
 //! Run with `cargo bench -p reguide-client-core --bench store`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use automerge::{ActorId, Automerge};
-use reguide_client_core::protocol::doc::write::{self, put_entry};
-use reguide_client_core::protocol::doc::{DocMember, Step, StepOwner, keys, new_document};
-use reguide_client_core::protocol::sync::server_actor;
-use reguide_client_core::protocol::{AccountId, DeviceId, FamilyId, Language, MemberId};
-use reguide_client_core::{Client, Session, Store};
+use automerge::Automerge;
+use reguide_client_core::protocol::MemberId;
+use reguide_client_core::protocol::doc::write;
+use reguide_client_core::{Client, Store, fixture};
 
-/// The changes are notes spread over this many steps (a family follows tens of steps, each
-/// with its notes), so that no list grows to thousands of elements.
-const STEPS: usize = 100;
 const STEP: &str = "step-0";
-
-fn step_id(n: usize) -> String {
-    format!("step-{n}")
-}
 
 /// Set in a child process of the bench: open the store in this folder (or nothing, for
 /// `-`), print the process's peak resident memory in KiB and the heap the open took, exit.
@@ -97,57 +87,10 @@ fn main() {
 /// A store holding a document of `changes` changes by the device (notes on a step), compacted
 /// as a phone's store would be after them, signed in as the member. Returns the saved bytes.
 fn build(dir: &Path, changes: usize) -> Vec<u8> {
-    let family = FamilyId::new();
-    let member = MemberId::new();
-    let mut doc = new_document(family, server_actor()).expect("doc");
-    let mut tx = doc.transaction();
-    let person = DocMember {
-        display_name: "Member".into(),
-        relation: "mother".into(),
-        language: Language::Fr,
-    };
-    write::put_member(&mut tx, member, &person).expect("member");
-    for n in 0..STEPS {
-        let step = Step {
-            id: step_id(n),
-            title: "Apply for an eID".into(),
-            category: "documents".into(),
-            owner: StepOwner::Family,
-            description: "At the town hall".into(),
-            due_date: None,
-            checklist: BTreeMap::new(),
-            notes: Vec::new(),
-            events: Vec::new(),
-        };
-        put_entry(&mut tx, keys::STEPS, &step_id(n), &step).expect("step");
-    }
-    tx.commit();
-
-    let actor = ActorId::from(&[9_u8; 16][..]);
-    let mut doc = doc.with_actor(actor.clone());
-    for n in 0..changes.saturating_sub(2) {
-        let mut tx = doc.transaction();
-        let step = step_id(n % STEPS);
-        write::add_note(&mut tx, member, &step, &format!("note {n}"), n as i64).expect("note");
-        tx.commit();
-    }
-    let bytes = doc.save();
-    profile(&mut doc, member);
-
-    let mut store = Store::open(dir, None).expect("store");
-    store.replace_document(doc).expect("save");
-    let session = Session {
-        token: "bench".into(),
-        expires_at: chrono::Utc::now() + chrono::Duration::days(30),
-        account_id: AccountId::new(),
-        device_id: DeviceId::new(),
-        actor_id: hex::encode(actor.to_bytes()),
-        family_id: family,
-        member_id: member,
-    };
-    store
-        .write_record("session", &serde_json::to_vec(&session).expect("json"))
-        .expect("session");
+    let mut fixture = fixture::family_document(changes).expect("document");
+    let bytes = fixture.doc.save();
+    profile(&mut fixture.doc, fixture.member);
+    fixture.store(dir).expect("store");
     bytes
 }
 

@@ -396,6 +396,17 @@ impl Client {
         self.time_zone
     }
 
+    /// The signed-in member's language, as the family document says (English before the
+    /// first sync).
+    pub fn language(&self) -> ClientResult<Language> {
+        let member = self.require_session()?.member_id;
+        match self.family_data() {
+            Ok(data) => Ok(language_of(&data, member)),
+            Err(ClientError::NotSyncedYet) => Ok(Language::En),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The family's visits ahead, with the prison's advice, soonest first.
     pub fn upcoming_visits(&self) -> ClientResult<Vec<UpcomingVisit>> {
         let member = self.require_session()?.member_id;

@@ -133,12 +133,20 @@ impl Client {
         };
         let token: TokenResponse = self.post_json("/api/v1/auth/login", None, &body)?;
         let me: reguide_protocol::api::Me = self.get_json("/api/v1/me", Some(&token.token))?;
-        let membership = me.member_of.first().ok_or_else(|| ClientError::Server {
-            status: 403,
-            code: "not_a_family_member".into(),
-            message: "this app is for family members; staff use the web admin".into(),
-            field: None,
-        })?;
+        let Some(membership) = me.member_of.first() else {
+            // Staff: the device the server just enrolled is given up at once.
+            let _ = self
+                .http
+                .post(self.url("/api/v1/auth/logout"))
+                .bearer_auth(&token.token)
+                .send();
+            return Err(ClientError::Server {
+                status: 403,
+                code: "not_a_family_member".into(),
+                message: "this app is for family members; staff use the web admin".into(),
+                field: None,
+            });
+        };
         self.begin_session(token, membership.family_id, membership.member_id)
     }
 

@@ -19,6 +19,8 @@
 pub mod agenda;
 pub mod client;
 pub mod error;
+#[doc(hidden)]
+pub mod fixture;
 pub mod ops;
 pub mod reference;
 pub mod store;

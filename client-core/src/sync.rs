@@ -85,6 +85,8 @@ pub struct SyncOutcome {
     pub received_bytes: usize,
     /// Whether the server sent the whole document (first sync, or a recovery).
     pub full_document: bool,
+    /// Whether the family's data changed on this device (the server sent something new).
+    pub changed: bool,
 }
 
 /// One sync request, prepared by [`Client::begin_sync`]; sending it needs no access to the
@@ -316,11 +318,14 @@ impl Client {
         let answer =
             SyncResponse::decode(&reply.bytes).map_err(|_| ClientError::UnexpectedResponse)?;
         let full_document = answer.kind == ResponseKind::FullDocument;
+        let before = self.store.document().map(Automerge::get_heads);
         self.absorb(&answer)?;
+        let changed = self.store.document().map(Automerge::get_heads) != before;
         Ok(Some(SyncOutcome {
             sent_bytes: exchange.body.len(),
             received_bytes: reply.bytes.len(),
             full_document,
+            changed,
         }))
     }
 

@@ -34,6 +34,7 @@ pub struct TestApp {
     /// What the server was started with, for [`TestApp::restart`].
     config: Config,
     server: JoinHandle<std::io::Result<()>>,
+    handle: actix_web::dev::ServerHandle,
     // Kept alive for the lifetime of the app; dropped (removed) after the server task. `None`
     // for a second instance, which uses the first one's.
     _data_dir: Option<TempDir>,
@@ -82,7 +83,7 @@ impl TestApp {
         // The throttle's slow-down would only make the suite slower; its counting is still on.
         config.auth.failure_delay_ms = 0;
         tweak(&mut config);
-        let (port, server) = start(backend, config.clone()).await;
+        let (port, server, handle) = start(backend, config.clone()).await;
 
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -98,6 +99,7 @@ impl TestApp {
             database_url,
             config,
             server,
+            handle,
             _data_dir: Some(data_dir),
             _postgres: postgres,
         }
@@ -107,7 +109,7 @@ impl TestApp {
     /// deployment runs behind a load balancer. Tokens of one instance are valid on the other.
     /// The database belongs to `self`, so keep `self` alive for as long as this one is used.
     pub async fn spawn_second_instance(&self) -> TestApp {
-        let (port, server) = start(self.backend, self.config.clone()).await;
+        let (port, server, handle) = start(self.backend, self.config.clone()).await;
         Self {
             backend: self.backend,
             address: format!("http://127.0.0.1:{port}"),
@@ -116,6 +118,7 @@ impl TestApp {
             database_url: self.database_url.clone(),
             config: self.config.clone(),
             server,
+            handle,
             _data_dir: None,
             _postgres: None,
         }
@@ -124,11 +127,19 @@ impl TestApp {
     /// Stops the server and starts a new one on the same database and configuration (on a new
     /// port): what an upgrade or a crash and restart does.
     pub async fn restart(&mut self) {
-        self.server.abort();
-        let (port, server) = start(self.backend, self.config.clone()).await;
+        self.stop().await;
+        let (port, server, handle) = start(self.backend, self.config.clone()).await;
         self.port = port;
         self.address = format!("http://127.0.0.1:{port}");
         self.server = server;
+        self.handle = handle;
+    }
+
+    /// Stops the server: its port no longer answers (a phone then finds it offline).
+    /// [`TestApp::restart`] starts it again.
+    pub async fn stop(&self) {
+        self.handle.stop(false).await;
+        self.server.abort();
     }
 
     /// The absolute URL of `path` (which starts with `/`).
@@ -254,12 +265,20 @@ impl TestApp {
 }
 
 /// Builds the application (migrations, demo data) and serves it in the background.
-async fn start(backend: Backend, config: Config) -> (u16, JoinHandle<std::io::Result<()>>) {
+async fn start(
+    backend: Backend,
+    config: Config,
+) -> (
+    u16,
+    JoinHandle<std::io::Result<()>>,
+    actix_web::dev::ServerHandle,
+) {
     let application = Application::build(config)
         .await
         .unwrap_or_else(|e| panic!("start the server on {backend:?}: {e:#}"));
     let port = application.port();
-    (port, tokio::spawn(application.run_until_stopped()))
+    let handle = application.handle();
+    (port, tokio::spawn(application.run_until_stopped()), handle)
 }
 
 impl Drop for TestApp {
