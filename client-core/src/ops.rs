@@ -6,6 +6,9 @@ use chrono::Utc;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use automerge::{Automerge, Patch};
+use reguide_protocol::doc::DocError;
+
 use reguide_protocol::doc::status::{
     AppointmentEventKind, AppointmentStatus, RegistrationState, StepStatus, appointment_status,
     checklist_item_ticked, invitation_rsvp, registration_status, step_status, visit_request_slot,
@@ -16,7 +19,7 @@ use reguide_protocol::doc::write::{
 };
 use reguide_protocol::doc::{
     Appointment, DocMember, DocRegistration, DocVisitRequest, FamilyDoc, Invitation, Rsvp, Step,
-    StepSummary, Writer, keys, read_collection, read_entry, read_family_id,
+    StepSummary, Writer, keys, read_collection, read_entry, read_family_id, touched_entries,
 };
 use reguide_protocol::visits::{SlotChoice, VisitStatus};
 use reguide_protocol::{FamilyId, MemberId};
@@ -83,6 +86,34 @@ pub struct FamilyData {
     pub steps: BTreeMap<String, StepSummary>,
     pub appointments: BTreeMap<String, Appointment>,
     pub invitations: BTreeMap<String, Invitation>,
+}
+
+impl FamilyData {
+    /// Reads one entry again from `doc` (or drops it when it is gone).
+    fn read_again(&mut self, doc: &Automerge, collection: &str, id: &str) -> Result<(), DocError> {
+        fn entry<T: autosurgeon::Hydrate>(
+            map: &mut BTreeMap<String, T>,
+            doc: &Automerge,
+            collection: &str,
+            id: &str,
+        ) -> Result<(), DocError> {
+            match read_entry(doc, collection, id)? {
+                Some(value) => map.insert(id.to_owned(), value),
+                None => map.remove(id),
+            };
+            Ok(())
+        }
+        match collection {
+            keys::MEMBERS => entry(&mut self.members, doc, collection, id),
+            keys::VISIT_REQUESTS => entry(&mut self.visit_requests, doc, collection, id),
+            keys::FAMILY_DAY_REGISTRATIONS => entry(&mut self.registrations, doc, collection, id),
+            keys::STEPS => entry(&mut self.steps, doc, collection, id),
+            keys::APPOINTMENTS => entry(&mut self.appointments, doc, collection, id),
+            keys::INVITATIONS => entry(&mut self.invitations, doc, collection, id),
+            // A collection of a newer schema: nothing of it is kept.
+            _ => Ok(()),
+        }
+    }
 }
 
 /// What the app's first screen shows, in one read.
@@ -319,9 +350,37 @@ impl Client {
             return Err(ClientError::NotSyncedYet);
         }
         let writer = Writer::FamilyDevice { member_id: member };
-        self.store.edit(|doc| {
-            write::checked(doc, writer, |tx| edit(tx, member)).map_err(ClientError::from)
-        })
+        let mut read_at = Vec::new();
+        let (out, patches) = self.store.edit(|doc| {
+            read_at = doc.get_heads();
+            write::checked_with_patches(doc, writer, |tx| edit(tx, member))
+                .map_err(ClientError::from)
+        })?;
+        self.refresh_data(&read_at, &patches);
+        Ok(out)
+    }
+
+    /// Brings the kept family data from `read_at` to the document's heads by reading again
+    /// only the entries `patches` touched (a note re-reads its step, not the hundred others);
+    /// when that cannot be done, the data is read whole at the next call.
+    pub(crate) fn refresh_data(&self, read_at: &[automerge::ChangeHash], patches: &[Patch]) {
+        let mut cache = self.data_cache.borrow_mut();
+        let refreshed = match (cache.as_mut(), self.store.document()) {
+            (Some((heads, data)), Some(doc)) if heads.as_slice() == read_at => {
+                touched_entries(patches).is_some_and(|touched| {
+                    let data = Arc::make_mut(data);
+                    let all_read = touched
+                        .iter()
+                        .all(|(collection, id)| data.read_again(doc, collection, id).is_ok());
+                    *heads = doc.get_heads();
+                    all_read
+                })
+            }
+            _ => false,
+        };
+        if !refreshed {
+            *cache = None;
+        }
     }
 
     /// Asks for a visit (one to three preferred slots); returns the request's id.
@@ -435,5 +494,117 @@ impl Client {
         self.write(|tx, member| {
             write::answer_invitation(tx, member, invitation_id, answer, note, now_ms())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use reguide_protocol::doc::write::{self as doc_write, EventList, NewDocRegistration};
+    use reguide_protocol::doc::{Author, Event};
+    use reguide_protocol::sync::{ResponseKind, SyncResponse, server_actor};
+    use reguide_protocol::visits::{SlotChoice, VisitType};
+    use reguide_protocol::{DetaineeId, PrisonId};
+
+    use super::*;
+    use crate::fixture;
+
+    /// The family data read whole, without what the client keeps.
+    fn read_whole(client: &Client) -> FamilyData {
+        *client.data_cache.borrow_mut() = None;
+        (*client.family_data().expect("data")).clone()
+    }
+
+    #[test]
+    fn the_kept_family_data_follows_writes_and_synced_changes_entry_by_entry() {
+        let dir = tempfile::tempdir().expect("dir");
+        let fx = fixture::family_document(40).expect("document");
+        let member = fx.member;
+        fx.store(dir.path()).expect("store");
+        let mut client = Client::open(dir.path(), None, "http://127.0.0.1:9").expect("open");
+        client.family_data().expect("first read");
+
+        let check = |client: &mut Client, what: &str| {
+            let heads = client.store.document().expect("doc").get_heads();
+            let cached = client
+                .data_cache
+                .borrow()
+                .as_ref()
+                .map(|(at, _)| at.clone());
+            assert_eq!(
+                cached,
+                Some(heads),
+                "after {what}: kept up to date, not dropped"
+            );
+            let kept = (*client.family_data().expect("data")).clone();
+            assert_eq!(kept, read_whole(client), "after {what}");
+        };
+        client
+            .add_note(&fixture::step_id(3), "a note")
+            .expect("note");
+        check(&mut client, "a note");
+        let request = client
+            .request_visit(NewDocVisitRequest {
+                detainee_id: DetaineeId::new(),
+                prison_id: PrisonId::new(),
+                visit_type: VisitType::Table,
+                preferences: vec![SlotChoice {
+                    template_id: uuid::Uuid::new_v4(),
+                    date: chrono::NaiveDate::from_ymd_opt(2027, 3, 5).expect("date"),
+                }],
+                visitors: vec![member],
+                support_needs: vec![],
+                support_note: None,
+            })
+            .expect("request");
+        check(&mut client, "a visit request");
+        client
+            .register_for_family_day(NewDocRegistration {
+                family_day_id: uuid::Uuid::new_v4(),
+                adults: 2,
+                children: 0,
+            })
+            .expect("register");
+        check(&mut client, "a registration");
+        client.withdraw_visit(&request).expect("withdraw");
+        check(&mut client, "an intent");
+        client
+            .tick_item(&fixture::step_id(3), "no-such-item", true)
+            .expect_err("no such item");
+        check(&mut client, "a refused write");
+
+        // The server's changes, as a sync brings them: a decision and a new step.
+        let mut server = client
+            .store
+            .document()
+            .expect("doc")
+            .fork()
+            .with_actor(server_actor());
+        let before = server.get_heads();
+        let mut tx = server.transaction();
+        let declined = Event::new("declined", 5, Author::Server);
+        doc_write::append_event(&mut tx, EventList::VisitRequest(&request), &declined)
+            .expect("event");
+        let mut step = read_entry::<Step, _>(&tx, keys::STEPS, &fixture::step_id(0))
+            .expect("read")
+            .expect("step");
+        step.id = "new-step".into();
+        step.notes.clear();
+        doc_write::put_entry(&mut tx, keys::STEPS, "new-step", &step).expect("step");
+        tx.commit();
+        client
+            .absorb(&SyncResponse {
+                kind: ResponseKind::Changes,
+                heads: server.get_heads(),
+                data: server.save_after(&before),
+            })
+            .expect("absorb");
+        check(&mut client, "the server's changes");
+        let data = client.family_data().expect("data");
+        assert!(data.steps.contains_key("new-step"));
+        assert_eq!(
+            visit_request_status(&data.visit_requests[&request].events),
+            VisitStatus::Declined,
+            "the server's decision beats the family's intent"
+        );
     }
 }

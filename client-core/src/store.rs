@@ -183,18 +183,24 @@ impl Store {
     }
 
     /// Loads changes from the server (`load_incremental` bytes) and makes them durable.
-    pub fn absorb(&mut self, changes: &[u8]) -> StoreResult<()> {
+    /// Returns the patches the changes made, for the views kept in memory.
+    pub fn absorb(&mut self, changes: &[u8]) -> StoreResult<Vec<automerge::Patch>> {
         let doc = self
             .doc
             .as_mut()
             .ok_or_else(|| StoreError::corrupt("no document yet"))?;
         let before = doc.get_heads();
-        let loaded = catch_unwind(AssertUnwindSafe(|| doc.load_incremental(changes)));
+        let mut log = automerge::PatchLog::active();
+        let loaded = catch_unwind(AssertUnwindSafe(|| {
+            doc.load_incremental_log_patches(changes, &mut log)
+        }));
         if !matches!(loaded, Ok(Ok(_))) {
             self.reload()?;
             return Err(StoreError::corrupt("changes from the server do not load"));
         }
-        self.persist_since(&before)
+        let patches = doc.make_patches(&mut log);
+        self.persist_since(&before)?;
+        Ok(patches)
     }
 
     /// Replaces the whole document (a new device's first sync, a recovery), durably.

@@ -330,14 +330,18 @@ impl Client {
     }
 
     /// Applies the server's answer durably, then remembers its heads.
-    fn absorb(&mut self, answer: &SyncResponse) -> ClientResult<()> {
+    pub(crate) fn absorb(&mut self, answer: &SyncResponse) -> ClientResult<()> {
         match answer.kind {
             ResponseKind::Changes => {
                 if self.store.document().is_none() {
                     return Err(ClientError::UnexpectedResponse);
                 }
                 if !answer.data.is_empty() {
-                    self.store.absorb(&answer.data)?;
+                    let read_at = self.store.document().map(Automerge::get_heads);
+                    let patches = self.store.absorb(&answer.data)?;
+                    if let Some(read_at) = read_at {
+                        self.refresh_data(&read_at, &patches);
+                    }
                 }
             }
             ResponseKind::FullDocument => {

@@ -125,13 +125,9 @@ pub fn check_patches(
     after: &Automerge,
     patches: &[Patch],
 ) -> Result<(), PolicyViolation> {
-    let member = match writer {
-        Writer::Server => return Ok(()),
-        Writer::FamilyDevice { member_id } => member_id,
-    };
-    if patches.is_empty() {
+    let Some(member) = device_member(writer, patches) else {
         return Ok(());
-    }
+    };
     Check {
         before: Before::Copy(before),
         after,
@@ -150,13 +146,9 @@ pub fn check_patches_since(
     before_heads: &[ChangeHash],
     patches: &[Patch],
 ) -> Result<(), PolicyViolation> {
-    let member = match writer {
-        Writer::Server => return Ok(()),
-        Writer::FamilyDevice { member_id } => member_id,
-    };
-    if patches.is_empty() {
+    let Some(member) = device_member(writer, patches) else {
         return Ok(());
-    }
+    };
     let new_ops: Vec<NewOps> = doc
         .get_changes_meta(before_heads)
         .into_iter()
@@ -175,6 +167,15 @@ pub fn check_patches_since(
         member,
     }
     .run(patches)
+}
+
+/// The member whose device wrote `patches`, when there is something to check: the server may
+/// write anything, and no patch breaks no rule.
+fn device_member(writer: Writer, patches: &[Patch]) -> Option<MemberId> {
+    match writer {
+        Writer::FamilyDevice { member_id } if !patches.is_empty() => Some(member_id),
+        _ => None,
+    }
 }
 
 /// Checks that every change in `after` and not in `before` was made by `actor`: a device sends

@@ -157,6 +157,33 @@ pub fn read_collection<T: Hydrate, D: ReadDoc>(
     Ok(hydrate_prop(doc, &ROOT, collection)?)
 }
 
+/// The entries of the root collections that `patches` touch, as `(collection, id)` pairs;
+/// `None` when a patch touches the root itself (a collection replaced, the schema version),
+/// after which a reader should read everything again.
+pub fn touched_entries(
+    patches: &[automerge::Patch],
+) -> Option<std::collections::BTreeSet<(String, String)>> {
+    use automerge::{PatchAction, Prop};
+    let key = |prop: &Prop| match prop {
+        Prop::Map(key) => Some(key.clone()),
+        Prop::Seq(_) => None,
+    };
+    let mut touched = std::collections::BTreeSet::new();
+    for patch in patches {
+        let entry = match (patch.path.first(), patch.path.get(1), &patch.action) {
+            (Some((_, collection)), Some((_, id)), _) => (key(collection)?, key(id)?),
+            (
+                Some((_, collection)),
+                None,
+                PatchAction::PutMap { key: id, .. } | PatchAction::DeleteMap { key: id },
+            ) => (key(collection)?, id.clone()),
+            _ => return None,
+        };
+        touched.insert(entry);
+    }
+    Some(touched)
+}
+
 /// Reads the family id of a document.
 pub fn read_family_id<D: ReadDoc>(doc: &D) -> Result<FamilyId, DocError> {
     Ok(hydrate_prop(doc, &ROOT, keys::FAMILY_ID)?)

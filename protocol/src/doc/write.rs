@@ -42,6 +42,16 @@ pub fn checked<T>(
     writer: Writer,
     edit: impl FnOnce(&mut Transaction<'_>) -> Result<T, DocError>,
 ) -> Result<T, DocError> {
+    checked_with_patches(doc, writer, edit).map(|(out, _)| out)
+}
+
+/// [`checked`], returning also the patches the edit made: what a client refreshes its views
+/// from ([`super::touched_entries`]).
+pub fn checked_with_patches<T>(
+    doc: &mut Automerge,
+    writer: Writer,
+    edit: impl FnOnce(&mut Transaction<'_>) -> Result<T, DocError>,
+) -> Result<(T, Vec<automerge::Patch>), DocError> {
     let before = doc.get_heads();
     let mut tx = doc
         .transaction_log_patches(automerge::PatchLog::active())
@@ -60,7 +70,7 @@ pub fn checked<T>(
         *doc = doc.fork_at(&before)?.with_actor(actor);
         return Err(refused.into());
     }
-    Ok(out)
+    Ok((out, patches))
 }
 
 /// An append-only event list of the document.

@@ -86,6 +86,24 @@ async fn table_slot(
     }
 }
 
+/// Fatima's request for a table visit to her relative on one slot, coming alone.
+fn fatimas_visit(
+    detainee: reguide_tests::protocol::DetaineeId,
+    prison: reguide_tests::protocol::PrisonId,
+    fatima: MemberId,
+    choice: SlotChoice,
+) -> NewDocVisitRequest {
+    NewDocVisitRequest {
+        detainee_id: detainee,
+        prison_id: prison,
+        visit_type: VisitType::Table,
+        preferences: vec![choice],
+        visitors: vec![fatima],
+        support_needs: vec![],
+        support_note: None,
+    }
+}
+
 async fn family_day(app: &TestApp, prison: reguide_tests::protocol::PrisonId) -> uuid::Uuid {
     let coordinator = app.login_as(DemoUser::Coordinator).await;
     let date = chrono::Utc::now().date_naive() + chrono::Duration::days(30);
@@ -129,15 +147,7 @@ both_backends! {
 
             // Offline, both act.
             let request = fatima
-                .request_visit(NewDocVisitRequest {
-                    detainee_id: v.a.detainee,
-                    prison_id: v.demo.haren,
-                    visit_type: VisitType::Table,
-                    preferences: vec![choice],
-                    visitors: vec![v.a.member("Fatima Benali")],
-                    support_needs: vec![],
-                    support_note: None,
-                })
+                .request_visit(fatimas_visit(v.a.detainee, v.demo.haren, v.a.member("Fatima Benali"), choice))
                 .expect("request");
             let registration = karim
                 .register_for_family_day(NewDocRegistration { family_day_id: day, adults: 2, children: 1 })
@@ -188,15 +198,7 @@ both_backends! {
             blocking(move || {
                 let mut phone = Client::open(&dir, None, "http://127.0.0.1:9").expect("open");
                 phone
-                    .request_visit(NewDocVisitRequest {
-                        detainee_id: detainee,
-                        prison_id: haren,
-                        visit_type: VisitType::Table,
-                        preferences: vec![choice],
-                        visitors: vec![fatima_id],
-                        support_needs: vec![],
-                        support_note: None,
-                    })
+                    .request_visit(fatimas_visit(detainee, haren, fatima_id, choice))
                     .expect("works offline")
             })
             .await
@@ -310,15 +312,7 @@ both_backends! {
         let (phone, request) = blocking(move || {
             let mut phone = phone;
             let request = phone
-                .request_visit(NewDocVisitRequest {
-                    detainee_id: detainee,
-                    prison_id: haren,
-                    visit_type: VisitType::Table,
-                    preferences: vec![choice],
-                    visitors: vec![fatima_id],
-                    support_needs: vec![],
-                    support_note: None,
-                })
+                .request_visit(fatimas_visit(detainee, haren, fatima_id, choice))
                 .expect("offline");
             let err = phone.sync_now().expect_err("the session ended");
             assert_eq!(err.code(), "session_expired");
@@ -521,15 +515,7 @@ both_backends! {
         blocking(move || {
             let mut phone = phone;
             let request = phone
-                .request_visit(NewDocVisitRequest {
-                    detainee_id: detainee,
-                    prison_id: haren,
-                    visit_type: VisitType::Table,
-                    preferences: vec![choice],
-                    visitors: vec![fatima_id],
-                    support_needs: vec![],
-                    support_note: None,
-                })
+                .request_visit(fatimas_visit(detainee, haren, fatima_id, choice))
                 .expect("request");
             // Offline and without the reference cache: listed, without the prison's advice.
             let ahead = phone.upcoming_visits().expect("visits");
