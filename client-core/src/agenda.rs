@@ -262,7 +262,7 @@ pub fn reminders(
     // Open steps with a due date.
     for step in doc.steps.values() {
         let Some(due) = step.due_date else { continue };
-        if step_status(&step.events) != StepStatus::Open {
+        if !step_status(&step.events).is_open() {
             continue;
         }
         let details = || Details {
@@ -354,7 +354,7 @@ pub fn reminders(
 
 /// Whether an open step is past its due date on `today`.
 pub fn is_overdue(due: Option<NaiveDate>, status: StepStatus, today: NaiveDate) -> bool {
-    status == StepStatus::Open && due.is_some_and(|due| due < today)
+    status.is_open() && due.is_some_and(|due| due < today)
 }
 
 struct Details {
@@ -445,7 +445,7 @@ mod tests {
     use reguide_protocol::api::Family;
     use reguide_protocol::doc::{
         Appointment, Author, DocMember, DocRegistration, DocVisitRequest, Event, Invitation,
-        InvitationAnswer, StepOwner, StepSummary,
+        InvitationAnswer, NextActor, StepOwner, StepSummary,
     };
     use reguide_protocol::family_days::FamilyDay;
     use reguide_protocol::visits::{PrisonDetail, Slot};
@@ -596,6 +596,7 @@ mod tests {
                     category: "identity_documents".into(),
                     owner: StepOwner::Family,
                     due_date: Some(due),
+                    next_actor: NextActor::Family,
                     events,
                 },
             );
@@ -691,7 +692,7 @@ mod tests {
         w.step(
             "done",
             date(2027, 3, 1),
-            vec![Event::new("completed", 5, Author::Server)],
+            vec![Event::new("done", 5, Author::Server)],
         );
         let now = utc(2027, 2, 20, 12, 0);
         let list = reminders(&w.doc, w.fatima, None, BRUSSELS, now, 14);
@@ -719,12 +720,12 @@ mod tests {
 
         assert!(!is_overdue(
             Some(date(2027, 3, 1)),
-            StepStatus::Open,
+            StepStatus::Todo,
             date(2027, 3, 1)
         ));
         assert!(is_overdue(
             Some(date(2027, 3, 1)),
-            StepStatus::Open,
+            StepStatus::Todo,
             date(2027, 3, 2)
         ));
         assert!(!is_overdue(
@@ -732,12 +733,12 @@ mod tests {
             StepStatus::Done,
             date(2027, 4, 2)
         ));
-        assert!(!is_overdue(None, StepStatus::Open, date(2027, 4, 2)));
+        assert!(!is_overdue(None, StepStatus::Todo, date(2027, 4, 2)));
         // The day turns at local midnight: 23:30 UTC on 1 March is already 2 March in Brussels.
         let late = utc(2027, 3, 1, 23, 30)
             .with_timezone(&BRUSSELS)
             .date_naive();
-        assert!(is_overdue(Some(date(2027, 3, 1)), StepStatus::Open, late));
+        assert!(is_overdue(Some(date(2027, 3, 1)), StepStatus::Todo, late));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use automerge::{ActorId, Automerge};
 use reguide_protocol::doc::write::{self, put_entry};
-use reguide_protocol::doc::{DocError, DocMember, Step, StepOwner, keys, new_document};
+use reguide_protocol::doc::{DocError, DocMember, NextActor, Step, StepOwner, keys, new_document};
 use reguide_protocol::sync::server_actor;
 use reguide_protocol::{AccountId, DeviceId, FamilyId, Language, MemberId};
 
@@ -51,6 +51,10 @@ pub fn family_document(changes: usize) -> Result<Fixture, DocError> {
             owner: StepOwner::Family,
             description: "At the town hall".into(),
             due_date: None,
+            next_actor: NextActor::Family,
+            agency: None,
+            documents: Vec::new(),
+            template: None,
             checklist: BTreeMap::new(),
             notes: Vec::new(),
             events: Vec::new(),

@@ -195,10 +195,7 @@ impl Client {
             .steps
             .values()
             .map(|s| (s.due_date, step_status(&s.events)));
-        let open_steps = steps
-            .clone()
-            .filter(|(_, s)| *s == StepStatus::Open)
-            .count();
+        let open_steps = steps.clone().filter(|(_, s)| s.is_open()).count();
         let overdue_steps = steps
             .filter(|(due, status)| crate::agenda::is_overdue(*due, *status, today))
             .count();

@@ -82,9 +82,11 @@ mirror_enum!(
 );
 mirror_enum!(
     StepStatus = CoreStepStatus {
-        Open,
-        Done,
-        Cancelled
+        Todo,
+        InProgress,
+        WaitingOnAgency,
+        Blocked,
+        Done
     }
 );
 mirror_enum!(

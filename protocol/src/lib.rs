@@ -12,6 +12,7 @@ pub mod family_days;
 pub mod ids;
 pub mod lang;
 pub mod roles;
+pub mod steps;
 pub mod sync;
 pub mod time;
 pub mod visits;

@@ -21,6 +21,7 @@ pub mod openapi;
 pub mod prisons;
 pub mod startup;
 pub mod state;
+pub mod steps;
 pub mod sync;
 pub mod telemetry;
 pub mod visits;

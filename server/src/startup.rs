@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::{
-    accounts, audit, auth, db, demo, families, family_days, health, openapi, prisons, sync,
+    accounts, audit, auth, db, demo, families, family_days, health, openapi, prisons, steps, sync,
     telemetry, visits,
 };
 
@@ -41,6 +41,11 @@ impl Application {
             let applied = db::run_migrations(&mut conn)?;
             if applied > 0 {
                 tracing::info!(applied, "database migrations applied");
+            }
+            let templates = crate::steps::templates::seed(&mut conn)
+                .map_err(|e| anyhow::anyhow!("storing the shipped step templates: {e}"))?;
+            if templates > 0 {
+                tracing::info!(templates, "shipped step templates stored");
             }
             Ok(pool)
         })
@@ -169,6 +174,7 @@ fn api_v1() -> actix_web::Scope {
         .configure(visits::api::configure)
         .configure(family_days::api::configure)
         .configure(sync::api::configure)
+        .configure(steps::api::configure)
 }
 
 /// Unmatched requests: a path that exists with another method is a 405, anything else a 404.

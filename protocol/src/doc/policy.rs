@@ -587,7 +587,7 @@ impl<'d> Check<'d> {
         let kind_allowed: fn(&str) -> bool = match list {
             List::Notes => {
                 let note: Note = self.exact(&at, created)?;
-                if note.by != Author::Member(self.member) {
+                if note.by != Author::Member(self.member) || note.staff_account.is_some() {
                     return Err(PolicyViolation::new(
                         format!("{at}/by"),
                         "event_author_mismatch",

@@ -256,17 +256,49 @@ wire_enum!(
     }
 );
 
+wire_enum!(
+    /// Who must act next on a step.
+    NextActor {
+        Family = "family",
+        SocialWorker = "social_worker",
+        Agency = "agency",
+    }
+);
+
+// `wire_enum!` makes the enum and derives no `Default`.
+#[allow(clippy::derivable_impls)]
+impl Default for NextActor {
+    fn default() -> Self {
+        Self::Family
+    }
+}
+
 /// An administrative step (a form to send, a document to get…), created by a social worker.
+/// Its fields are the server's to change (each change is also an `updated` or status event
+/// naming the staff account, its history); the family ticks the checklist of its own steps and
+/// adds notes.
 #[derive(Clone, Debug, PartialEq, Eq, Hydrate, Reconcile)]
 pub struct Step {
     pub id: String,
     pub title: String,
-    /// e.g. "housing", "benefits", "documents".
+    /// One of [`crate::steps::StepCategory`]'s names (`housing`, `identity_documents`…); a
+    /// category of a newer server is kept as it is.
     pub category: String,
     pub owner: StepOwner,
     pub description: String,
     #[autosurgeon(missing = "Option::default", with = "option_date_text")]
     pub due_date: Option<NaiveDate>,
+    #[autosurgeon(missing = "NextActor::default")]
+    pub next_actor: NextActor,
+    /// The office involved (the CPAS/OCMW, the municipality, a mutualité…), if any.
+    #[autosurgeon(missing = "Option::default")]
+    pub agency: Option<String>,
+    /// Documents to bring or to get.
+    #[autosurgeon(missing = "Vec::new")]
+    pub documents: Vec<String>,
+    /// The key of the template the step came from, if any.
+    #[autosurgeon(missing = "Option::default")]
+    pub template: Option<String>,
     /// Keyed by item id.
     pub checklist: BTreeMap<String, ChecklistItem>,
     /// Append-only: anybody of the family may add a note to any step.
@@ -285,6 +317,8 @@ pub struct StepSummary {
     pub owner: StepOwner,
     #[autosurgeon(missing = "Option::default", with = "option_date_text")]
     pub due_date: Option<NaiveDate>,
+    #[autosurgeon(missing = "NextActor::default")]
+    pub next_actor: NextActor,
     pub events: Vec<Event>,
 }
 
@@ -304,6 +338,9 @@ pub struct Note {
     pub by: Author,
     pub at: i64,
     pub text: String,
+    /// For a note the server writes: the staff account that wrote it.
+    #[autosurgeon(missing = "Option::default")]
+    pub staff_account: Option<AccountId>,
 }
 
 /// A meeting with a social worker or another professional.
@@ -523,6 +560,7 @@ stored_as_text!(
     VisitType: "a visit type", |v| v.as_str(), |s| VisitType::parse(s);
     SupportNeed: "a support need", |v| v.as_str(), |s| SupportNeed::parse(s);
     StepOwner: "\"family\" or \"worker\"", |v| v.as_str(), |s| StepOwner::parse(s);
+    NextActor: "family, social_worker or agency", |v| v.as_str(), |s| NextActor::parse(s);
     Rsvp: "accepted, declined or tentative", |v| v.as_str(), |s| Rsvp::parse(s);
 );
 
@@ -726,12 +764,17 @@ mod tests {
                 owner: StepOwner::Family,
                 description: "Ask the CPAS".into(),
                 due_date: NaiveDate::from_ymd_opt(2026, 4, 1),
+                next_actor: NextActor::Family,
+                agency: None,
+                documents: Vec::new(),
+                template: None,
                 checklist,
                 notes: vec![Note {
                     id: new_id(),
                     by: Author::Server,
                     at: 3,
                     text: "Bring the lease".into(),
+                    staff_account: None,
                 }],
                 events: vec![Event {
                     staff_account: Some(AccountId::new()),

@@ -162,23 +162,48 @@ wire_enum!(
 );
 
 wire_enum!(
-    /// The kinds of a step's own events; the server writes them all.
+    /// The kinds of a step's own events; the server writes them all. A status kind sets the
+    /// step's status (`detail`: why it is blocked, or a comment); `updated` records a change of
+    /// its other fields (`detail`: which); every event names the staff account that acted.
     StepEventKind {
         Created = "created",
-        Completed = "completed",
-        Reopened = "reopened",
-        Cancelled = "cancelled",
+        Todo = "todo",
+        InProgress = "in_progress",
+        WaitingOnAgency = "waiting_on_agency",
+        Blocked = "blocked",
+        Done = "done",
+        Updated = "updated",
     }
 );
 
 wire_enum!(
     /// Where an administrative step stands.
     StepStatus {
-        Open = "open",
+        Todo = "todo",
+        InProgress = "in_progress",
+        WaitingOnAgency = "waiting_on_agency",
+        Blocked = "blocked",
         Done = "done",
-        Cancelled = "cancelled",
     }
 );
+
+impl StepStatus {
+    /// Whether something is still to be done (every status but `done`).
+    pub fn is_open(self) -> bool {
+        self != Self::Done
+    }
+
+    /// The event kind that sets this status.
+    pub fn event_kind(self) -> StepEventKind {
+        match self {
+            Self::Todo => StepEventKind::Todo,
+            Self::InProgress => StepEventKind::InProgress,
+            Self::WaitingOnAgency => StepEventKind::WaitingOnAgency,
+            Self::Blocked => StepEventKind::Blocked,
+            Self::Done => StepEventKind::Done,
+        }
+    }
+}
 
 /// The total order that breaks ties between events of equal precedence: later `at` wins, then
 /// greater `id`, then the other fields, so that the order never depends on list positions (two
@@ -394,20 +419,27 @@ pub fn checklist_item_ticked(events: &[Event]) -> bool {
     winner(ranked).unwrap_or(false)
 }
 
-/// A step's status: `cancelled` ends it; otherwise the latest of `completed` and `reopened`
-/// counts; open when there is none. Only the server's events count.
+/// A step's status: that of the latest status event by `(at, id)`; `todo` when there is none.
+/// Only the server's events count.
 pub fn step_status(events: &[Event]) -> StepStatus {
+    step_state(events).0
+}
+
+/// [`step_status`] with the deciding event's `detail` (why a step is blocked).
+pub fn step_state(events: &[Event]) -> (StepStatus, Option<&str>) {
     use StepEventKind as K;
     let ranked = events.iter().filter(|e| e.by.is_server()).filter_map(|e| {
-        let (rank, status) = match K::parse(&e.kind)? {
-            K::Created => return None,
-            K::Completed => (0, StepStatus::Done),
-            K::Reopened => (0, StepStatus::Open),
-            K::Cancelled => (1, StepStatus::Cancelled),
+        let status = match K::parse(&e.kind)? {
+            K::Created | K::Updated => return None,
+            K::Todo => StepStatus::Todo,
+            K::InProgress => StepStatus::InProgress,
+            K::WaitingOnAgency => StepStatus::WaitingOnAgency,
+            K::Blocked => StepStatus::Blocked,
+            K::Done => StepStatus::Done,
         };
-        Some((rank, e, status))
+        Some((0, e, (status, e.detail.as_deref())))
     });
-    winner(ranked).unwrap_or(StepStatus::Open)
+    winner(ranked).unwrap_or((StepStatus::Todo, None))
 }
 
 /// The answer that counts: the latest by `(at, by)` (then the answer and the note, so that even
@@ -583,13 +615,30 @@ mod tests {
 
         assert_eq!(
             step_status(&[ev("created", 1, "a", Author::Server)]),
-            StepStatus::Open
+            StepStatus::Todo
         );
         let done = [
-            ev("completed", 2, "a", Author::Server),
-            ev("reopened", 1, "b", Author::Server),
+            ev("done", 2, "a", Author::Server),
+            ev("in_progress", 1, "b", Author::Server),
+            ev("updated", 3, "c", Author::Server),
+            ev("todo", 9, "d", family()),
         ];
-        assert_eq!(step_status(&done), StepStatus::Done);
+        assert_eq!(
+            step_status(&done),
+            StepStatus::Done,
+            "the server's latest status"
+        );
+        let mut blocked = ev("blocked", 4, "e", Author::Server);
+        blocked.detail = Some("waiting for the birth certificate".into());
+        let mut events = done.to_vec();
+        events.push(blocked);
+        assert_eq!(
+            step_state(&events),
+            (
+                StepStatus::Blocked,
+                Some("waiting for the birth certificate")
+            )
+        );
 
         let member = MemberId(uuid::Uuid::from_u128(7));
         let answer = |answer, at| InvitationAnswer {
@@ -633,7 +682,15 @@ mod tests {
     const APPOINTMENT_KINDS: &[&str] =
         &["proposed", "accepted", "declined", "tentative", "cancelled"];
     const CHECKLIST_KINDS: &[&str] = &["ticked", "unticked"];
-    const STEP_KINDS: &[&str] = &["created", "completed", "reopened", "cancelled"];
+    const STEP_KINDS: &[&str] = &[
+        "created",
+        "todo",
+        "in_progress",
+        "waiting_on_agency",
+        "blocked",
+        "done",
+        "updated",
+    ];
 
     /// Events with few distinct instants, ids and authors, so that ties are frequent, and with
     /// `refers_to` pointing at ids that exist.

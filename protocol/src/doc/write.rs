@@ -369,6 +369,7 @@ pub fn add_note<D: Doc>(
         by: Author::Member(member),
         at,
         text: text.to_owned(),
+        staff_account: None,
     };
     push(doc, &[keys::STEPS, step_id, keys::NOTES], &note)?;
     Ok(note.id)
@@ -514,4 +515,36 @@ pub fn add_checklist_item<D: Doc>(
     };
     reconcile_prop(doc, checklist, item_id, &item)?;
     Ok(())
+}
+
+/// Writes one field of a step (`title`, `due_date`, `next_actor`…). Server only: record the
+/// change with an `updated` event ([`server_event`]).
+pub fn put_step_field<D: Doc, T: Reconcile>(
+    doc: &mut D,
+    step_id: &str,
+    field: &str,
+    value: &T,
+) -> Result<(), DocError> {
+    let step = obj_at(doc, &[keys::STEPS, step_id])?;
+    reconcile_prop(doc, step, field, value)?;
+    Ok(())
+}
+
+/// Adds a note written by a staff member to a step. Server only. Returns the note id.
+pub fn server_add_note<D: Doc>(
+    doc: &mut D,
+    step_id: &str,
+    text: &str,
+    staff: AccountId,
+    at: i64,
+) -> Result<String, DocError> {
+    let note = Note {
+        id: new_event_id(),
+        by: Author::Server,
+        at,
+        text: text.to_owned(),
+        staff_account: Some(staff),
+    };
+    push(doc, &[keys::STEPS, step_id, keys::NOTES], &note)?;
+    Ok(note.id)
 }

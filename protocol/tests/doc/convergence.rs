@@ -15,7 +15,7 @@ use reguide_protocol::doc::write::{
     self, EventList, NewDocAppointment, NewDocRegistration, NewDocVisitRequest,
 };
 use reguide_protocol::doc::{
-    Author, DocMember, Event, FamilyDoc, Invitation, Rsvp, Step, StepOwner, Writer,
+    Author, DocMember, Event, FamilyDoc, Invitation, NextActor, Rsvp, Step, StepOwner, Writer,
     check_authorship, check_change, keys, new_document,
 };
 use reguide_protocol::visits::{SlotChoice, VisitStatus, VisitType};
@@ -295,6 +295,10 @@ impl World {
                     },
                     description: String::new(),
                     due_date: None,
+                    next_actor: NextActor::Family,
+                    agency: None,
+                    documents: Vec::new(),
+                    template: None,
                     checklist: BTreeMap::new(),
                     notes: vec![],
                     events: vec![Event {

@@ -11,7 +11,7 @@ use reguide_protocol::doc::write::{
 };
 use reguide_protocol::doc::{
     Appointment, Author, DocMember, DocVisitRequest, Event, FamilyDoc, Invitation,
-    InvitationAnswer, PolicyViolation, Rsvp, Step, StepOwner, Writer, check_authorship,
+    InvitationAnswer, NextActor, PolicyViolation, Rsvp, Step, StepOwner, Writer, check_authorship,
     check_change, check_patches, check_patches_since, keys, new_document,
 };
 use reguide_protocol::visits::{SlotChoice, SupportNeed, VisitStatus, VisitType};
@@ -47,6 +47,10 @@ fn step(id: &str, owner: StepOwner) -> Step {
         owner,
         description: "Renew it at the commune".into(),
         due_date: None,
+        next_actor: NextActor::Family,
+        agency: None,
+        documents: Vec::new(),
+        template: None,
         checklist: Default::default(),
         notes: vec![],
         events: vec![Event::new("created", 1, Author::Server)],

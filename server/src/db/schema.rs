@@ -367,6 +367,16 @@ diesel::joinable!(visit_request_preferences -> visit_requests (request_id));
 diesel::joinable!(visit_request_visitors -> visit_requests (request_id));
 diesel::joinable!(visit_request_visitors -> family_members (member_id));
 diesel::joinable!(visit_events -> visit_requests (request_id));
+diesel::table! {
+    step_templates (key) {
+        key -> Text,
+        region -> Text,
+        body -> Text,
+        updated_at -> Timestamp,
+        updated_by -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(visitor_approvals -> family_members (member_id));
 diesel::joinable!(family_day_registrations -> family_days (family_day_id));
 diesel::joinable!(family_day_registrations -> families (family_id));
@@ -413,4 +423,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     family_day_registrations,
     family_documents,
     family_document_increments,
+    step_templates,
 );

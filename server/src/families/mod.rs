@@ -29,6 +29,21 @@ pub fn ensure_exists(conn: &mut DbConn, family: FamilyId) -> ApiResult<()> {
     Ok(())
 }
 
+/// The language of the family's first member (what steps from a template are written in when
+/// the worker does not say); English for a family without members.
+pub fn first_member_language(conn: &mut DbConn, family: FamilyId) -> ApiResult<Language> {
+    let code: Option<String> = family_members::table
+        .filter(family_members::family_id.eq(family.to_string()))
+        .order((family_members::created_at.asc(), family_members::id.asc()))
+        .select(family_members::preferred_language)
+        .first(conn)
+        .optional()?;
+    Ok(code
+        .as_deref()
+        .and_then(Language::from_code)
+        .unwrap_or(Language::En))
+}
+
 pub fn create_family(conn: &mut DbConn, label: &str) -> ApiResult<FamilyId> {
     let id = FamilyId::new();
     diesel::insert_into(families::table)

@@ -83,13 +83,49 @@ pub fn lock_or_create(conn: &mut DbConn, family: FamilyId) -> ApiResult<Stored> 
 }
 
 fn lock_and_load(conn: &mut DbConn, family: FamilyId) -> ApiResult<Option<Stored>> {
+    load_stored(conn, family, true)
+}
+
+/// A family's document as stored, for reading (no lock); `None` before its first sync.
+pub fn load(conn: &mut DbConn, family: FamilyId) -> ApiResult<Option<Automerge>> {
+    Ok(load_stored(conn, family, false)?.map(|stored| stored.doc))
+}
+
+/// Runs a staff change on a family's document as the server, inside the caller's write
+/// transaction: locks the document (creating it if the family has none yet), brings it to the
+/// current schema and members, lets `edit` write in one change, and stores what it added. On
+/// an error nothing is stored.
+pub fn edit_as_server<T>(
+    conn: &mut DbConn,
+    family: FamilyId,
+    edit: impl FnOnce(&mut automerge::transaction::Transaction<'_>) -> ApiResult<T>,
+) -> ApiResult<T> {
+    let mut stored = lock_or_create(conn, family)?;
+    let mut doc = std::mem::take(&mut stored.doc);
+    doc::upgrade(&mut doc).map_err(|e| internal("upgrading a family document", e))?;
+    put_members(conn, family, &mut doc)?;
+    let mut tx = doc.transaction();
+    let out = match edit(&mut tx) {
+        Ok(out) => out,
+        Err(e) => {
+            tx.rollback();
+            return Err(e);
+        }
+    };
+    tx.commit();
+    save(conn, family, &stored, &doc)?;
+    Ok(out)
+}
+
+fn load_stored(conn: &mut DbConn, family: FamilyId, lock: bool) -> ApiResult<Option<Stored>> {
     let id = family.to_string();
     let query = family_documents::table.find(&id).select((
         family_documents::snapshot,
         family_documents::increments_bytes,
     ));
     let row: Option<(Vec<u8>, i64)> = match conn {
-        DbConn::Postgres(pg) => query.for_update().first(pg).optional()?,
+        DbConn::Postgres(pg) if lock => query.for_update().first(pg).optional()?,
+        DbConn::Postgres(pg) => query.first(pg).optional()?,
         DbConn::Sqlite(lite) => query.first(lite).optional()?,
     };
     let Some((snapshot, increments_bytes)) = row else {

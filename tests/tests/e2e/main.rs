@@ -14,6 +14,7 @@ mod enrolment;
 mod family_days;
 mod health;
 mod migrations;
+mod steps;
 mod sync;
 mod sync_convergence;
 mod visits_concurrency;
