@@ -6,6 +6,7 @@
 //! crate of the workspace.
 
 pub mod api;
+pub mod appointments;
 pub mod doc;
 pub mod error;
 pub mod family_days;

@@ -6,6 +6,7 @@
 //! owns its rules, its queries and its handlers. See `ARCHITECTURE.md` at the repository root.
 
 pub mod accounts;
+pub mod appointments;
 pub mod audit;
 pub mod auth;
 pub mod config;

@@ -48,7 +48,7 @@ use crate::{accounts, audit, auth, families, health, prisons};
         (name = "auth", description = "Signing in, enrolment, devices"),
         (name = "families", description = "Families, members, detained persons"),
         (name = "prisons", description = "Prisons"),
-        (name = "steps", description = "Administrative steps and their regional templates"),
+        (name = "steps", description = "Administrative steps, their regional templates, appointments"),
         (name = "admin", description = "Accounts, roles, caseloads, audit log"),
         (name = "health", description = "Liveness and readiness"),
     )
@@ -75,6 +75,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(crate::family_days::api::FamilyDaysDoc::openapi());
     doc.merge(crate::sync::api::SyncDoc::openapi());
     doc.merge(crate::steps::api::StepsDoc::openapi());
+    doc.merge(crate::appointments::api::AppointmentsDoc::openapi());
     doc
 }
 

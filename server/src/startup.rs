@@ -11,8 +11,8 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::{
-    accounts, audit, auth, db, demo, families, family_days, health, openapi, prisons, steps, sync,
-    telemetry, visits,
+    accounts, appointments, audit, auth, db, demo, families, family_days, health, openapi, prisons,
+    steps, sync, telemetry, visits,
 };
 
 pub struct Application {
@@ -175,6 +175,7 @@ fn api_v1() -> actix_web::Scope {
         .configure(family_days::api::configure)
         .configure(sync::api::configure)
         .configure(steps::api::configure)
+        .configure(appointments::api::configure)
 }
 
 /// Unmatched requests: a path that exists with another method is a 405, anything else a 404.

@@ -525,8 +525,20 @@ pub fn put_step_field<D: Doc, T: Reconcile>(
     field: &str,
     value: &T,
 ) -> Result<(), DocError> {
-    let step = obj_at(doc, &[keys::STEPS, step_id])?;
-    reconcile_prop(doc, step, field, value)?;
+    put_entry_field(doc, keys::STEPS, step_id, field, value)
+}
+
+/// Writes one field of an entry of a root collection (an appointment's new time…). Server
+/// only.
+pub fn put_entry_field<D: Doc, T: Reconcile>(
+    doc: &mut D,
+    collection: &str,
+    id: &str,
+    field: &str,
+    value: &T,
+) -> Result<(), DocError> {
+    let entry = obj_at(doc, &[collection, id])?;
+    reconcile_prop(doc, entry, field, value)?;
     Ok(())
 }
 

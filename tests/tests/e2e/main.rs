@@ -5,6 +5,7 @@
 //! `postgres://postgres@127.0.0.1:5432/postgres`.
 
 mod admin;
+mod appointments;
 mod auth;
 mod authz_matrix;
 mod bad_input;

@@ -1,6 +1,7 @@
 //! Administrative steps: a social worker applies a regional template, the family ticks and notes
 //! offline and syncs, the worker sees it; statuses with their history; a family cannot change a
-//! worker's step; bad input; who may see and change a family's steps and the templates.
+//! worker's step; bad input; who may see and change a family's steps, appointments and the
+//! templates.
 
 use std::path::PathBuf;
 
@@ -274,6 +275,9 @@ enum Call {
     Change,
     Tick,
     Note,
+    Appointments,
+    Propose,
+    Answer,
     ListTemplates,
     GetTemplate,
     PutTemplate,
@@ -308,6 +312,15 @@ const MATRIX: &[(Call, Of, [u16; 6])] = &[
     (Call::Note,    Of::A, [401,  403,   404,   201,   404,   404]),
     (Call::Note,    Of::B, [401,  404,   404,   201,   404,   404]),
     (Call::Note,    Of::C, [401,  404,   404,   404,   404,   404]),
+    (Call::Appointments, Of::A, [401, 200, 404, 200, 404, 404]),
+    (Call::Appointments, Of::B, [401, 404, 404, 200, 404, 404]),
+    (Call::Appointments, Of::C, [401, 404, 404, 404, 404, 404]),
+    (Call::Propose, Of::A, [401, 403, 404, 201, 404, 404]),
+    (Call::Propose, Of::B, [401, 404, 404, 201, 404, 404]),
+    (Call::Propose, Of::C, [401, 404, 404, 404, 404, 404]),
+    (Call::Answer,  Of::A, [401, 403, 404, 200, 404, 404]),
+    (Call::Answer,  Of::B, [401, 404, 404, 200, 404, 404]),
+    (Call::Answer,  Of::C, [401, 404, 404, 404, 404, 404]),
     (Call::ListTemplates, Of::Fixed, [401, 403, 403, 200, 403, 200]),
     (Call::GetTemplate,   Of::Fixed, [401, 403, 403, 200, 403, 200]),
     (Call::PutTemplate,   Of::Fixed, [401, 403, 403, 403, 403, 201]),
@@ -334,9 +347,14 @@ both_backends! {
             let step = create(&app, &social, family(&demo, of), json!({
                 "title": "Matrix step", "category": "other", "owner": "worker", "checklist": ["x"],
             })).await;
-            targets.insert(family(&demo, of), (step.id.clone(), step.checklist[0].id.clone()));
+            let appointment: Value = expect_json(app.post_json(
+                &format!("/api/v1/families/{}/appointments", family(&demo, of)), Some(&social),
+                &json!({ "starts_at": chrono::Utc::now() + chrono::Duration::days(2),
+                         "place": "CPAS", "purpose": "Matrix" })).await, 201).await;
+            let appointment = appointment["id"].as_str().expect("id").to_owned();
+            targets.insert(family(&demo, of), (step.id.clone(), step.checklist[0].id.clone(), appointment));
         }
-        targets.insert(demo.family_c, ("no-step".into(), "no-item".into()));
+        targets.insert(demo.family_c, ("no-step".into(), "no-item".into(), "no-appointment".into()));
 
         let mut tokens = Vec::new();
         for caller in CALLERS {
@@ -360,8 +378,9 @@ both_backends! {
                     }
                     _ => {
                         let family = family(&demo, *of);
-                        let (step, item) = &targets[&family];
+                        let (step, item, appointment) = &targets[&family];
                         let base = steps_path(family);
+                        let meetings = format!("/api/v1/families/{family}/appointments");
                         match call {
                             Call::List => (Method::GET, base, None),
                             Call::Create => (Method::POST, base, Some(json!({ "title": "Matrix", "category": "other" }))),
@@ -369,6 +388,12 @@ both_backends! {
                             Call::Change => (Method::PATCH, format!("{base}/{step}"), Some(json!({ "status": "in_progress" }))),
                             Call::Tick => (Method::POST, format!("{base}/{step}/checklist/{item}"), Some(json!({ "ticked": true }))),
                             Call::Note => (Method::POST, format!("{base}/{step}/notes"), Some(json!({ "text": "Matrix" }))),
+                            Call::Appointments => (Method::GET, meetings, None),
+                            Call::Propose => (Method::POST, meetings, Some(json!({
+                                "starts_at": chrono::Utc::now() + chrono::Duration::days(3),
+                                "place": "CPAS", "purpose": "Matrix" }))),
+                            Call::Answer => (Method::POST, format!("{meetings}/{appointment}/answer"),
+                                Some(json!({ "answer": "cancelled" }))),
                             _ => unreachable!(),
                         }
                     }
