@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod appointments;
+pub mod caseloads;
 pub mod doc;
 pub mod error;
 pub mod family_days;

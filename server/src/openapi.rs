@@ -76,6 +76,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(crate::sync::api::SyncDoc::openapi());
     doc.merge(crate::steps::api::StepsDoc::openapi());
     doc.merge(crate::appointments::api::AppointmentsDoc::openapi());
+    doc.merge(crate::accounts::caseload_requests::CaseloadRequestsDoc::openapi());
     doc
 }
 

@@ -176,6 +176,7 @@ fn api_v1() -> actix_web::Scope {
         .configure(sync::api::configure)
         .configure(steps::api::configure)
         .configure(appointments::api::configure)
+        .configure(accounts::caseload_requests::configure)
 }
 
 /// Unmatched requests: a path that exists with another method is a 405, anything else a 404.

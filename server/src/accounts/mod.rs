@@ -2,6 +2,7 @@
 //! audited by the caller in the same transaction.
 
 pub mod api;
+pub mod caseload_requests;
 mod email;
 
 pub use email::EmailAddress;
@@ -297,6 +298,16 @@ pub fn caseload_of(conn: &mut DbConn, account: AccountId) -> ApiResult<Vec<Famil
 
 /// Puts a family in a social worker's caseload (idempotent).
 pub fn assign_caseload(conn: &mut DbConn, account: AccountId, family: FamilyId) -> ApiResult<bool> {
+    assign_caseload_for(conn, account, family, None)
+}
+
+/// [`assign_caseload`] naming the service the worker follows the family for.
+pub fn assign_caseload_for(
+    conn: &mut DbConn,
+    account: AccountId,
+    family: FamilyId,
+    service: Option<&str>,
+) -> ApiResult<bool> {
     let existing: i64 = caseloads::table
         .filter(caseloads::account_id.eq(account.to_string()))
         .filter(caseloads::family_id.eq(family.to_string()))
@@ -310,6 +321,7 @@ pub fn assign_caseload(conn: &mut DbConn, account: AccountId, family: FamilyId) 
             caseloads::account_id.eq(account.to_string()),
             caseloads::family_id.eq(family.to_string()),
             caseloads::created_at.eq(now()),
+            caseloads::service.eq(service),
         ))
         .execute(conn)?;
     Ok(true)

@@ -95,6 +95,21 @@ diesel::table! {
         account_id -> Text,
         family_id -> Text,
         created_at -> Timestamp,
+        service -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    caseload_requests (id) {
+        id -> Text,
+        account_id -> Text,
+        family_id -> Text,
+        service -> Text,
+        reason -> Nullable<Text>,
+        status -> Text,
+        created_at -> Timestamp,
+        decided_at -> Nullable<Timestamp>,
+        decided_by -> Nullable<Text>,
     }
 }
 
@@ -424,4 +439,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     family_documents,
     family_document_increments,
     step_templates,
+    caseload_requests,
 );

@@ -9,6 +9,7 @@ mod appointments;
 mod auth;
 mod authz_matrix;
 mod bad_input;
+mod caseloads;
 mod client;
 mod demo;
 mod enrolment;

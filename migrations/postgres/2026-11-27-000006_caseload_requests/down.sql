@@ -1,0 +1,2 @@
+ALTER TABLE caseloads DROP COLUMN service;
+DROP TABLE caseload_requests;
