@@ -63,3 +63,19 @@ pub struct CaseloadRequest {
 pub struct CaseloadDecision {
     pub approve: bool,
 }
+
+/// `GET /api/v1/caseload`: one line per family a social worker follows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CaseloadFamily {
+    pub family_id: FamilyId,
+    pub label: String,
+    /// The service the worker follows the family for, when known.
+    pub service: Option<WorkerService>,
+    pub open_steps: u32,
+    pub overdue_steps: u32,
+    /// Appointments the family proposed that wait for this worker's answer.
+    pub appointments_to_answer: u32,
+    /// The next agreed (or tentative) appointment of the family with this worker.
+    pub next_appointment: Option<DateTime<Utc>>,
+}

@@ -301,6 +301,23 @@ pub fn assign_caseload(conn: &mut DbConn, account: AccountId, family: FamilyId) 
     assign_caseload_for(conn, account, family, None)
 }
 
+/// The families in `account`'s caseload: id, label and the service, by label.
+pub fn caseload_lines(
+    conn: &mut DbConn,
+    account: AccountId,
+) -> ApiResult<Vec<(FamilyId, String, Option<String>)>> {
+    use crate::db::schema::families;
+    caseloads::table
+        .inner_join(families::table)
+        .filter(caseloads::account_id.eq(account.to_string()))
+        .order(families::label.asc())
+        .select((families::id, families::label, caseloads::service))
+        .load::<(String, String, Option<String>)>(conn)?
+        .into_iter()
+        .map(|(id, label, service)| Ok((parse_id(&id)?, label, service)))
+        .collect()
+}
+
 /// [`assign_caseload`] naming the service the worker follows the family for.
 pub fn assign_caseload_for(
     conn: &mut DbConn,

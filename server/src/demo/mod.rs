@@ -5,7 +5,7 @@
 use chrono::NaiveDate;
 use diesel::prelude::*;
 use reguide_protocol::api::Relation;
-use reguide_protocol::{Language, Role};
+use reguide_protocol::{AccountId, FamilyId, Language, Role};
 
 use crate::accounts::{self, EmailAddress, NewAccountRow};
 use crate::auth::password;
@@ -195,9 +195,41 @@ fn insert_demo(conn: &mut DbConn, hash: &str) -> Result<(), ApiError> {
     accounts::assign_caseload(conn, social, janssens)?;
 
     visits_demo::seed(conn, &[haren.id, brugge.id, lantin.id], social)?;
+    steps_demo(conn, benali, social)?;
 
     diesel::insert_into(instance_meta::table)
         .values((instance_meta::key.eq(MARKER), instance_meta::value.eq("1")))
         .execute(conn)?;
     Ok(())
+}
+
+/// Fatima Benali's family, released last month into Brussels: the social worker applied the
+/// Brussels template, in French, and added the housing file the walkthrough ticks.
+fn steps_demo(conn: &mut DbConn, family: FamilyId, social: AccountId) -> Result<(), ApiError> {
+    use reguide_protocol::doc::NextActor;
+    use reguide_protocol::steps::{NewStep, StepCategory};
+    let template = crate::steps::templates::get(conn, "brussels-first-month")?;
+    let today = crate::steps::today();
+    let at = chrono::Utc::now().timestamp_millis();
+    crate::sync::store::edit_as_server(conn, family, |tx| {
+        crate::steps::write::apply_template(tx, &template, Language::Fr, today, social, at)?;
+        let housing = NewStep {
+            title: "Logement : dossier d'aide au loyer au CPAS".into(),
+            category: StepCategory::Housing,
+            description: "Le CPAS peut avancer la garantie locative. Envoyez-lui les documents \
+                          ci-dessous."
+                .into(),
+            owner: reguide_protocol::doc::StepOwner::Family,
+            next_actor: NextActor::Family,
+            agency: Some("CPAS de Bruxelles".into()),
+            due_date: today.checked_add_signed(chrono::Duration::days(10)),
+            checklist: vec![
+                "Copie du contrat de bail envoyée".into(),
+                "Attestation de revenus envoyée".into(),
+            ],
+            documents: vec!["Carte d'identité".into(), "Contrat de bail".into()],
+        };
+        crate::steps::write::create(tx, housing, None, social, at)?;
+        Ok(())
+    })
 }

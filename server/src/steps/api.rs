@@ -3,6 +3,8 @@
 use actix_web::{HttpResponse, get, patch, post, put, web};
 use chrono::Utc;
 use reguide_protocol::FamilyId;
+use reguide_protocol::caseloads::{CaseloadFamily, WorkerService};
+use reguide_protocol::doc::status::AppointmentStatus;
 use reguide_protocol::steps::{
     ApplyTemplate, NewNote, NewStep, Region, StepChanges, StepDetail, StepTemplate, TickItem,
 };
@@ -28,6 +30,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(change_step)
         .service(tick_item)
         .service(add_note)
+        .service(caseload)
         .service(list_templates)
         .service(get_template)
         .service(put_template);
@@ -35,6 +38,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 #[derive(Debug, OpenApi)]
 #[openapi(paths(
+    caseload,
     list_steps,
     create_step,
     apply_template,
@@ -337,4 +341,61 @@ pub async fn put_template(
     } else {
         HttpResponse::Ok().json(template)
     })
+}
+
+#[utoipa::path(get, path = "/api/v1/caseload", tag = "steps",
+    responses((status = 200, description = "the families the social worker follows, those with \
+        overdue steps first", body = [CaseloadFamily]),
+        (status = 401, body = Err), (status = 403, description = "not a social worker", body = Err)),
+    security(("bearer" = [])))]
+#[get("/caseload")]
+pub async fn caseload(state: web::Data<AppState>, principal: Principal) -> ApiResult<HttpResponse> {
+    if !principal.has_role(reguide_protocol::Role::SocialWorker) {
+        return Err(ApiError::Forbidden(
+            "the caseload is a social worker's".into(),
+        ));
+    }
+    let worker = principal.account_id;
+    let list = state
+        .db(move |conn| {
+            let mut lines = Vec::new();
+            for (family, label, service) in crate::accounts::caseload_lines(conn, worker)? {
+                let (steps, appointments) = match store::load(conn, family)? {
+                    Some(doc) => (steps::all(&doc)?, crate::appointments::all(&doc)?),
+                    None => (Vec::new(), Vec::new()),
+                };
+                let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+                let mine = appointments.iter().filter(|a| a.with_account == worker);
+                lines.push(CaseloadFamily {
+                    family_id: family,
+                    label,
+                    service: service.as_deref().and_then(WorkerService::parse),
+                    open_steps: count(steps.iter().filter(|s| s.status.is_open()).count()),
+                    overdue_steps: count(steps.iter().filter(|s| s.overdue).count()),
+                    appointments_to_answer: count(
+                        mine.clone()
+                            .filter(|a| {
+                                a.proposed_by == "family" && a.status == AppointmentStatus::Proposed
+                            })
+                            .count(),
+                    ),
+                    next_appointment: mine
+                        .filter(|a| {
+                            matches!(
+                                a.status,
+                                AppointmentStatus::Accepted | AppointmentStatus::Tentative
+                            ) && a.starts_at > Utc::now()
+                        })
+                        .map(|a| a.starts_at)
+                        .min(),
+                });
+            }
+            lines.sort_by(|a, b| {
+                (std::cmp::Reverse(a.overdue_steps), &a.label)
+                    .cmp(&(std::cmp::Reverse(b.overdue_steps), &b.label))
+            });
+            Ok(lines)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(list))
 }

@@ -1,7 +1,9 @@
 //! A social worker asks to follow a family and an administrator decides; workers of several
 //! services share a family, each seeing it; who may ask, list and decide.
 
-use reguide_tests::protocol::caseloads::{CaseloadRequest, CaseloadRequestStatus};
+use reguide_tests::protocol::caseloads::{
+    CaseloadFamily, CaseloadRequest, CaseloadRequestStatus, WorkerService,
+};
 use reguide_tests::protocol::steps::StepDetail;
 use reguide_tests::{DemoUser, TestApp, assert_error, both_backends, expect_json};
 use reqwest::Method;
@@ -46,6 +48,17 @@ both_backends! {
         let family = app.get(&format!("/api/v1/families/{}", demo.family_c), Some(&social)).await;
         assert_eq!(family.status(), 200, "the family is in the caseload now");
         let own: Vec<CaseloadRequest> = expect_json(app.get(REQUESTS, Some(&social)).await, 200).await;
+        // The caseload at a glance: families with overdue steps first, with the service.
+        let late = json!({ "title": "Renew the identity card", "category": "identity_documents", "due_date": "2020-01-31" });
+        let resp = app.post_json(&format!("/api/v1/families/{}/steps", demo.family_b), Some(&social), &late).await;
+        assert_eq!(resp.status(), 201);
+        let lines: Vec<CaseloadFamily> = expect_json(app.get("/api/v1/caseload", Some(&social)).await, 200).await;
+        let families: Vec<_> = lines.iter().map(|l| l.family_id).collect();
+        // "Family of M. El Idrissi" before "Family of Y. Benali".
+        assert_eq!(families, vec![demo.family_b, demo.family_c, demo.family_a], "overdue first, then by name");
+        assert_eq!((lines[0].overdue_steps, lines[0].open_steps), (1, 1));
+        assert_eq!(lines[1].service, Some(WorkerService::Cpas));
+        assert!(lines[2].open_steps >= 6, "the demo family's Brussels steps");
         assert_eq!(own.len(), 1);
         let audit: Value = expect_json(app.get("/api/v1/admin/audit?action=caseload_request_approved", Some(&admin)).await, 200).await;
         assert_eq!(audit["entries"].as_array().map(Vec::len), Some(1), "{audit}");
@@ -91,8 +104,9 @@ both_backends! {
             Some(DemoUser::Admin),
         ];
         #[rustfmt::skip]
-        let expected: [(&str, [u16; 6]); 3] = [
+        let expected: [(&str, [u16; 6]); 4] = [
             //         anon  family facil. social coord. admin
+            ("caseload", [401, 403,  403,   200,   403,   403]),
             ("ask",    [401,  403,   403,   409,   403,   403]),
             ("list",   [401,  403,   403,   200,   403,   200]),
             ("decide", [401,  403,   403,   403,   403,   200]),
@@ -108,6 +122,7 @@ both_backends! {
                     "ask" => (Method::POST, REQUESTS.to_owned(),
                         Some(json!({ "family_id": demo.family_c, "service": "ngo" }))),
                     "list" => (Method::GET, REQUESTS.to_owned(), None),
+                    "caseload" => (Method::GET, "/api/v1/caseload".to_owned(), None),
                     _ => (Method::POST, decision(asked.id), Some(json!({ "approve": false }))),
                 };
                 let status = app.request(method, &path, token.as_deref(), body.as_ref()).await.status().as_u16();

@@ -128,6 +128,43 @@ both_backends! {
         assert_eq!((tick.by.as_str(), tick.staff_account), (fatima.as_str(), None));
     }
 
+    async fn the_demo_mother_ticks_the_rent_contract_on_her_housing_step(app: TestApp) {
+        // The walkthrough "A mother, offline most of the week", on the demo data.
+        let demo = app.demo_data().await;
+        let folders = tempfile::tempdir().expect("dir");
+        let dir = folders.path().join("fatima");
+        let phone = phone(&app, dir.clone()).await;
+        let url = app.address.clone();
+        let housing = blocking(move || {
+            let steps = phone.steps().expect("steps");
+            assert!(steps.len() >= 6, "the Brussels template and the housing file");
+            let housing = steps
+                .iter()
+                .find(|s| s.step.title.starts_with("Logement"))
+                .expect("the housing step, in French");
+            let (item, _) = housing
+                .step
+                .checklist
+                .iter()
+                .find(|(_, i)| i.label == "Copie du contrat de bail envoyée")
+                .expect("the item");
+            let (id, item) = (housing.step.id.clone(), item.clone());
+            drop(phone);
+            let mut offline = Client::open(&dir, None, "http://127.0.0.1:9").expect("offline");
+            offline.tick_item(&id, &item, true).expect("ticked on the bus");
+            drop(offline);
+            let mut online = Client::open(&dir, None, &url).expect("at the café");
+            online.sync_now().expect("sync");
+            id
+        })
+        .await;
+        let social = app.login_as(DemoUser::SocialWorker).await;
+        let seen = steps(&app, &social, demo.family_a).await;
+        let step = seen.iter().find(|s| s.id == housing).expect("the step");
+        let item = step.checklist.iter().find(|c| c.label == "Copie du contrat de bail envoyée").expect("item");
+        assert!(item.ticked, "the justice assistant sees it");
+    }
+
     async fn statuses_and_changes_are_recorded_with_who_made_them(app: TestApp) {
         let demo = app.demo_data().await;
         let social = app.login_as(DemoUser::SocialWorker).await;
