@@ -4,6 +4,7 @@ C ABI, the same calls a Kotlin or Swift shell makes). Run by ffi/benches/overvie
 Prints one JSON line of medians in microseconds."""
 
 import json
+import os
 import statistics
 import sys
 import time
@@ -36,3 +37,6 @@ print(json.dumps({
     "overview_after_change_us": statistics.median(after_change) * 1e6,
     "add_note_us": write,
 }))
+# See tests/python/companion.py: no interpreter finalization while library threads may return.
+sys.stdout.flush()
+os._exit(0)
