@@ -18,6 +18,7 @@ pub mod families;
 pub mod family_days;
 pub mod health;
 pub mod json;
+pub mod links;
 pub mod openapi;
 pub mod prisons;
 pub mod startup;

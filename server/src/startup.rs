@@ -11,8 +11,8 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::{
-    accounts, appointments, audit, auth, db, demo, families, family_days, health, openapi, prisons,
-    steps, sync, telemetry, visits,
+    accounts, appointments, audit, auth, db, demo, families, family_days, health, links, openapi,
+    prisons, steps, sync, telemetry, visits,
 };
 
 pub struct Application {
@@ -136,6 +136,7 @@ fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
             .service(health::ready)
             .service(openapi::openapi_json)
             .service(api_v1())
+            .configure(links::configure)
             .default_service(web::to(no_route))
     })
     .listen(listener)?;

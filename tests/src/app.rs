@@ -257,6 +257,17 @@ impl TestApp {
         execute_sql(&self.database_url, sql)
     }
 
+    /// Runs `f` in a write transaction on the server's database through the server's own
+    /// library: for what only the server makes, such as the link an email carries.
+    pub fn with_server_db<T>(
+        &self,
+        f: impl FnOnce(&mut reguide_server::db::DbConn) -> Result<T, reguide_server::error::ApiError>,
+    ) -> T {
+        let pool = reguide_server::db::connect(&self.database_url, 1).expect("connect");
+        let mut conn = pool.get().expect("a connection");
+        conn.write(f).expect("the server's library")
+    }
+
     /// Fails unless the server still answers `/health`: used after hostile input.
     pub async fn assert_healthy(&self) {
         let resp = self.get("/health", None).await;

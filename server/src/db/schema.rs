@@ -392,6 +392,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    action_links (id) {
+        id -> Text,
+        token_hash -> Text,
+        purpose -> Text,
+        family_id -> Text,
+        object_id -> Text,
+        account_id -> Text,
+        answer -> Text,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(visitor_approvals -> family_members (member_id));
 diesel::joinable!(family_day_registrations -> family_days (family_day_id));
 diesel::joinable!(family_day_registrations -> families (family_id));
@@ -440,4 +455,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     family_document_increments,
     step_templates,
     caseload_requests,
+    action_links,
 );

@@ -174,4 +174,67 @@ both_backends! {
         let still = list(&app, &second, family).await;
         assert_eq!(still[0].status, AppointmentStatus::Proposed, "they see it, unchanged");
     }
+
+    async fn a_worker_answers_from_the_link_in_the_email_once(app: TestApp) {
+        let demo = app.demo_data().await;
+        let social = app.login_as(DemoUser::SocialWorker).await;
+        let worker = demo.account(DemoUser::SocialWorker);
+        let family = demo.family_a;
+        let folders = tempfile::tempdir().expect("dir");
+        let at = Utc::now() + Duration::days(4);
+        let proposed = on_phone(&app, folders.path().join("fatima"), move |phone| {
+            phone.propose_appointment(NewDocAppointment {
+                with_account: worker,
+                starts_at: at.timestamp_millis(),
+                place: "Phone call".into(),
+                purpose: "A call about the rent".into(),
+                step_id: None,
+            }).expect("propose")
+        }).await;
+        // The links the email to the worker carries.
+        let (accept, decline) = {
+            let id = proposed.clone();
+            app.with_server_db(move |conn| {
+                use reguide_tests::protocol::appointments::AppointmentReply;
+                let mint = reguide_server::links::mint_appointment_answer;
+                Ok((mint(conn, family, &id, worker, AppointmentReply::Accepted)?,
+                    mint(conn, family, &id, worker, AppointmentReply::Declined)?))
+            })
+        };
+        let client = reqwest::Client::new();
+        let link = |token: &str| app.url(&format!("/links/{token}"));
+
+        // Opening the link (a mail scanner does too) shows what it does and changes nothing.
+        let shown = client.get(link(&accept)).send().await.expect("get");
+        assert_eq!(shown.status(), 200);
+        assert!(shown.headers()["content-type"].to_str().expect("type").starts_with("text/html"));
+        let html = shown.text().await.expect("html");
+        assert!(html.contains("A call about the rent") && html.contains("<form method=\"post\">"), "{html}");
+        let still = list(&app, &social, family).await.into_iter().find(|a| a.id == proposed).expect("there");
+        assert_eq!(still.status, AppointmentStatus::Proposed);
+
+        // Pressing the button answers, as the worker, once.
+        let done = client.post(link(&accept)).send().await.expect("post");
+        assert_eq!(done.status(), 200);
+        assert!(done.text().await.expect("html").contains("You accepted the appointment"));
+        let answered = list(&app, &social, family).await.into_iter().find(|a| a.id == proposed).expect("there");
+        assert_eq!(answered.status, AppointmentStatus::Accepted);
+        let by_link = answered.history.last().expect("history");
+        assert_eq!((by_link.kind.as_str(), by_link.staff_account), ("accepted", Some(worker)));
+
+        // Used again, its twin, a forged one, an expired one: a clear page, nothing changes.
+        let again = client.post(link(&accept)).send().await.expect("post");
+        assert_eq!(again.status(), 410);
+        assert!(again.text().await.expect("html").contains("already used"));
+        let forged = client.post(link("rgd_forged0000000000000000000000000000000000000")).send().await.expect("post");
+        assert_eq!(forged.status(), 404);
+        assert!(forged.text().await.expect("html").contains("not valid"));
+        let changed = app.execute_sql("UPDATE action_links SET expires_at = '2000-01-01 00:00:00' WHERE used_at IS NULL");
+        assert_eq!(changed, 1, "the decline link is left");
+        let expired = client.post(link(&decline)).send().await.expect("post");
+        assert_eq!(expired.status(), 410);
+        assert!(expired.text().await.expect("html").contains("expired"));
+        let after = list(&app, &social, family).await.into_iter().find(|a| a.id == proposed).expect("there");
+        assert_eq!((after.status, after.history.len()), (AppointmentStatus::Accepted, answered.history.len()));
+    }
 }
