@@ -70,7 +70,12 @@ fn instant(ms: i64) -> DateTime<Utc> {
 
 /// Today in Belgium, for what is overdue.
 pub fn today() -> chrono::NaiveDate {
-    Utc::now()
+    day_in_belgium(Utc::now())
+}
+
+/// The date in Belgium at `instant`: a day turns at local midnight, summer or winter.
+pub fn day_in_belgium(instant: DateTime<Utc>) -> chrono::NaiveDate {
+    instant
         .with_timezone(&reguide_protocol::time::DEFAULT_TIME_ZONE)
         .date_naive()
 }
@@ -203,5 +208,25 @@ mod tests {
             assert!(!done.overdue, "a done step is not overdue");
         }
         assert!(!detail(step(None, Vec::new()), date(2030, 1, 1)).overdue);
+    }
+
+    #[test]
+    fn the_day_turns_at_midnight_in_brussels_across_daylight_saving() {
+        use chrono::TimeZone;
+        let at = |y, m, d, h, min| {
+            Utc.with_ymd_and_hms(y, m, d, h, min, 0)
+                .single()
+                .expect("t")
+        };
+        // The night summer time starts (28 March 2027): midnight is 23:00 UTC the day before.
+        assert_eq!(day_in_belgium(at(2027, 3, 27, 22, 59)), date(2027, 3, 27));
+        assert_eq!(day_in_belgium(at(2027, 3, 27, 23, 0)), date(2027, 3, 28));
+        // In summer, midnight is 22:00 UTC; the night it ends (31 October) as well.
+        assert_eq!(day_in_belgium(at(2027, 10, 30, 21, 59)), date(2027, 10, 30));
+        assert_eq!(day_in_belgium(at(2027, 10, 30, 22, 0)), date(2027, 10, 31));
+        // A step due on 30 October is overdue from 22:00 UTC that day, not from UTC midnight.
+        let due = step(Some(date(2027, 10, 30)), Vec::new());
+        assert!(detail(due.clone(), day_in_belgium(at(2027, 10, 30, 22, 30))).overdue);
+        assert!(!detail(due, day_in_belgium(at(2027, 10, 30, 21, 30))).overdue);
     }
 }
