@@ -31,10 +31,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub struct AppointmentsDoc;
 
 fn current(conn: &mut DbConn, family: FamilyId) -> ApiResult<Vec<AppointmentDetail>> {
-    match store::load(conn, family)? {
-        Some(doc) => appointments::all(&doc),
-        None => Ok(Vec::new()),
-    }
+    store::view(conn, family, appointments::all)
 }
 
 fn one(conn: &mut DbConn, family: FamilyId, id: &str) -> ApiResult<AppointmentDetail> {

@@ -18,6 +18,7 @@ use reguide_protocol::doc::{Appointment, Author, Event, keys, new_id, read_entry
 use reguide_protocol::steps::HistoryEntry;
 
 use crate::error::{ApiError, ApiResult};
+use crate::steps::write::line;
 
 fn doc_error(e: reguide_protocol::doc::DocError) -> ApiError {
     ApiError::internal(anyhow::anyhow!("writing an appointment: {e}"))
@@ -32,18 +33,6 @@ pub fn not_found() -> ApiError {
 
 fn instant(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
-}
-
-fn line(raw: &str, field: &'static str, max: usize) -> ApiResult<String> {
-    let value = raw.trim();
-    if value.is_empty() || value.chars().count() > max || value.chars().any(char::is_control) {
-        return Err(ApiError::invalid(
-            "invalid_value",
-            field,
-            format!("{field} must have 1 to {max} characters on one line"),
-        ));
-    }
-    Ok(value.to_owned())
 }
 
 /// An appointment may be set from an hour ago (a late entry) up to a year ahead.

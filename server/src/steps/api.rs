@@ -57,10 +57,7 @@ fn now_ms() -> i64 {
 
 /// The family's steps as they are now in its document.
 fn current(conn: &mut DbConn, family: FamilyId) -> ApiResult<Vec<StepDetail>> {
-    match store::load(conn, family)? {
-        Some(doc) => steps::all(&doc),
-        None => Ok(Vec::new()),
-    }
+    store::view(conn, family, steps::all)
 }
 
 fn one(conn: &mut DbConn, family: FamilyId, id: &str) -> ApiResult<StepDetail> {
@@ -360,10 +357,8 @@ pub async fn caseload(state: web::Data<AppState>, principal: Principal) -> ApiRe
         .db(move |conn| {
             let mut lines = Vec::new();
             for (family, label, service) in crate::accounts::caseload_lines(conn, worker)? {
-                let (steps, appointments) = match store::load(conn, family)? {
-                    Some(doc) => (steps::all(&doc)?, crate::appointments::all(&doc)?),
-                    None => (Vec::new(), Vec::new()),
-                };
+                let steps = store::view(conn, family, steps::all)?;
+                let appointments = store::view(conn, family, crate::appointments::all)?;
                 let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
                 let mine = appointments.iter().filter(|a| a.with_account == worker);
                 lines.push(CaseloadFamily {

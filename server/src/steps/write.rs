@@ -26,7 +26,7 @@ fn doc_error(e: reguide_protocol::doc::DocError) -> ApiError {
 }
 
 /// A one-line text of 1 to `max` characters, trimmed.
-fn line(raw: &str, field: &str, max: usize) -> ApiResult<String> {
+pub(crate) fn line(raw: &str, field: &str, max: usize) -> ApiResult<String> {
     let value = raw.trim();
     if value.is_empty() || value.chars().count() > max || value.chars().any(char::is_control) {
         return Err(ApiError::invalid(

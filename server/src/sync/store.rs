@@ -91,6 +91,18 @@ pub fn load(conn: &mut DbConn, family: FamilyId) -> ApiResult<Option<Automerge>>
     Ok(load_stored(conn, family, false)?.map(|stored| stored.doc))
 }
 
+/// What `read` sees in a family's document: nothing before the family's first document.
+pub fn view<T>(
+    conn: &mut DbConn,
+    family: FamilyId,
+    read: impl FnOnce(&Automerge) -> ApiResult<Vec<T>>,
+) -> ApiResult<Vec<T>> {
+    match load(conn, family)? {
+        Some(doc) => read(&doc),
+        None => Ok(Vec::new()),
+    }
+}
+
 /// Runs a staff change on a family's document as the server, inside the caller's write
 /// transaction: locks the document (creating it if the family has none yet), brings it to the
 /// current schema and members, lets `edit` write in one change, and stores what it added. On
