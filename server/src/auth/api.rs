@@ -151,7 +151,9 @@ pub async fn login(
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
-    responses((status = 204, description = "the token no longer works"), (status = 401, body = Err)),
+    responses((status = 204, description = "the token no longer works; a device signing out is \
+        signed out for good (its tokens and the device itself are revoked)"),
+        (status = 401, body = Err)),
     security(("bearer" = [])))]
 #[post("/auth/logout")]
 pub async fn logout(state: web::Data<AppState>, principal: Principal) -> ApiResult<HttpResponse> {
@@ -160,6 +162,19 @@ pub async fn logout(state: web::Data<AppState>, principal: Principal) -> ApiResu
             diesel::update(api_tokens::table.find(&principal.token_id))
                 .set(api_tokens::revoked_at.eq(now()))
                 .execute(conn)?;
+            // A phone that signs out has wiped its data: the device goes with its tokens.
+            if let Some(device) = principal.device_id {
+                diesel::update(devices::table.find(device.to_string()))
+                    .set(devices::revoked_at.eq(now()))
+                    .execute(conn)?;
+                diesel::update(
+                    api_tokens::table
+                        .filter(api_tokens::device_id.eq(device.to_string()))
+                        .filter(api_tokens::revoked_at.is_null()),
+                )
+                .set(api_tokens::revoked_at.eq(now()))
+                .execute(conn)?;
+            }
             audit::record(conn, Some(principal.account_id), "logout", None)
         })
         .await?;

@@ -137,6 +137,15 @@ both_backends! {
         assert_error(again, 401, "unauthenticated").await;
         // Only that one token: another session of the same account lives on.
         app.me(&other).await;
+
+        // A device signing out is gone from the account's devices, with every token it had.
+        let phone = login_with_device(&app, DemoUser::Facilitator, "Tablet").await;
+        let device = phone.device.expect("a device").id;
+        let listed: Vec<Device> = expect_json(app.get("/api/v1/me/devices", Some(&other)).await, 200).await;
+        assert!(listed.iter().any(|d| d.id == device));
+        expect_status(app.post_empty("/api/v1/auth/logout", Some(&phone.token)).await, 204).await;
+        let listed: Vec<Device> = expect_json(app.get("/api/v1/me/devices", Some(&other)).await, 200).await;
+        assert!(listed.iter().all(|d| d.id != device), "{listed:?}");
     }
 
     async fn requests_without_a_valid_token_are_refused(app: TestApp) {
