@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 use chrono::Weekday;
+use reguide_tests::phones::blocking;
 use reguide_tests::visits::{next_weekday, table_rules};
 use reguide_tests::{Backend, DEMO_PASSWORD, DemoUser, TestApp, both_backends, expect_json};
 use serde_json::{Value, json};
@@ -67,10 +68,6 @@ fn python(package: &Path, phase: &str, args: &Value) -> Value {
     );
     serde_json::from_str(stdout.lines().last().unwrap_or_default())
         .unwrap_or_else(|e| panic!("phase {phase} printed {stdout:?}: {e}"))
-}
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(f).await.expect("python ran")
 }
 
 both_backends! {

@@ -26,4 +26,5 @@ pub mod state;
 pub mod steps;
 pub mod sync;
 pub mod telemetry;
+pub mod text;
 pub mod visits;

@@ -196,9 +196,7 @@ fn describe(conn: &mut DbConn, family: FamilyId, appointment: &str) -> ApiResult
     let Some(doc) = store::load(conn, family)? else {
         return Ok(String::new());
     };
-    let found = crate::appointments::all(&doc)?
-        .into_iter()
-        .find(|a| a.id == appointment);
+    let found = crate::appointments::one(&doc, appointment).ok();
     Ok(match found {
         Some(a) => {
             let local = a

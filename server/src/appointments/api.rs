@@ -34,13 +34,6 @@ fn current(conn: &mut DbConn, family: FamilyId) -> ApiResult<Vec<AppointmentDeta
     store::view(conn, family, appointments::all)
 }
 
-fn one(conn: &mut DbConn, family: FamilyId, id: &str) -> ApiResult<AppointmentDetail> {
-    current(conn, family)?
-        .into_iter()
-        .find(|a| a.id == id)
-        .ok_or_else(appointments::not_found)
-}
-
 #[utoipa::path(get, path = "/api/v1/families/{family_id}/appointments", tag = "steps",
     params(("family_id" = Uuid, Path)),
     responses((status = 200, description = "soonest first", body = [AppointmentDetail]),
@@ -76,10 +69,12 @@ pub async fn propose_appointment(
     let staff = principal.account_id;
     let made = state
         .write(move |conn| {
-            let id = store::edit_as_server(conn, family, |tx| {
-                appointments::propose(tx, request, staff, Utc::now())
-            })?;
-            one(conn, family, &id)
+            store::edit_as_server_then(
+                conn,
+                family,
+                |tx| appointments::propose(tx, request, staff, Utc::now()),
+                |doc, id| appointments::one(doc, &id),
+            )
         })
         .await?;
     Ok(HttpResponse::Created().json(made))
@@ -109,10 +104,12 @@ pub async fn answer_appointment(
     let staff = principal.account_id;
     let answered = state
         .write(move |conn| {
-            store::edit_as_server(conn, family, |tx| {
-                appointments::answer(tx, &id, request, staff, Utc::now())
-            })?;
-            one(conn, family, &id)
+            store::edit_as_server_then(
+                conn,
+                family,
+                |tx| appointments::answer(tx, &id, request, staff, Utc::now()),
+                |doc, ()| appointments::one(doc, &id),
+            )
         })
         .await?;
     Ok(HttpResponse::Ok().json(answered))

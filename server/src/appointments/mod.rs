@@ -18,7 +18,7 @@ use reguide_protocol::doc::{Appointment, Author, Event, keys, new_id, read_entry
 use reguide_protocol::steps::HistoryEntry;
 
 use crate::error::{ApiError, ApiResult};
-use crate::steps::write::line;
+use crate::text::line;
 
 fn doc_error(e: reguide_protocol::doc::DocError) -> ApiError {
     ApiError::internal(anyhow::anyhow!("writing an appointment: {e}"))
@@ -84,6 +84,14 @@ pub fn detail(appointment: Appointment) -> AppointmentDetail {
         proposed_by: proposed_by.to_owned(),
         history,
     }
+}
+
+/// One appointment of a document, as the API shows it.
+pub fn one(doc: &automerge::Automerge, id: &str) -> ApiResult<AppointmentDetail> {
+    read_entry::<Appointment, _>(doc, keys::APPOINTMENTS, id)
+        .map_err(doc_error)?
+        .map(detail)
+        .ok_or_else(not_found)
 }
 
 /// Every appointment of a document, soonest first.

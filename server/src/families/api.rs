@@ -15,20 +15,9 @@ use crate::families::access::{self, FamilyAccess};
 use crate::families::{self, MemberInput};
 use crate::json::Json;
 use crate::state::AppState;
+use crate::text::line;
 
 type Err = reguide_protocol::ErrorBody;
-
-fn text(raw: &str, field: &'static str, max: usize) -> ApiResult<String> {
-    let value = raw.trim();
-    if value.is_empty() || value.chars().count() > max || value.chars().any(char::is_control) {
-        return Err(ApiError::invalid(
-            "invalid_value",
-            field,
-            format!("{field} must have 1 to {max} characters"),
-        ));
-    }
-    Ok(value.to_owned())
-}
 
 #[utoipa::path(get, path = "/api/v1/families", tag = "families",
     responses((status = 200, description = "the families visible to the caller", body = [FamilySummary]),
@@ -56,7 +45,7 @@ pub async fn create(
             "only social workers and administrators create families".into(),
         ));
     }
-    let label = text(&body.label, "label", 200)?;
+    let label = line(&body.label, "label", 200)?;
     let family = state
         .write(move |conn| {
             let id = families::create_family(conn, &label)?;
@@ -121,7 +110,7 @@ pub async fn add_member(
     let family = FamilyId(path.into_inner());
     let body = body.into_inner();
     let input = MemberInput {
-        display_name: text(&body.display_name, "display_name", 100)?,
+        display_name: line(&body.display_name, "display_name", 100)?,
         relation: body.relation,
         language: body.preferred_language,
         email: body
@@ -194,8 +183,8 @@ pub async fn link_detainee(
 ) -> ApiResult<HttpResponse> {
     let family = FamilyId(path.into_inner());
     let body = body.into_inner();
-    let full_name = text(&body.full_name, "full_name", 200)?;
-    let number = text(&body.internal_number, "internal_number", 40)?;
+    let full_name = line(&body.full_name, "full_name", 200)?;
+    let number = line(&body.internal_number, "internal_number", 40)?;
     let detainee = state
         .write(move |conn| {
             access::require(conn, &principal, family, FamilyAccess::Manage)?;

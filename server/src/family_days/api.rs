@@ -19,6 +19,7 @@ use crate::family_days::access::{self, Acting, Canceller};
 use crate::family_days::{self as days, DayChanges, DayFilter, DayInput, RegistrationInput};
 use crate::json::Json;
 use crate::state::AppState;
+use crate::text::{free_text, line};
 
 type Err = reguide_protocol::ErrorBody;
 
@@ -55,36 +56,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub struct FamilyDaysDoc;
 
 // ------------------------------------------------------------------ input checks
-
-/// One line of text: trimmed, 1 to `max` characters, no control characters.
-fn line(raw: &str, field: &'static str, max: usize) -> ApiResult<String> {
-    let value = raw.trim();
-    if value.is_empty() || value.chars().count() > max || value.chars().any(char::is_control) {
-        return Err(ApiError::invalid(
-            "invalid_value",
-            field,
-            format!("{field} must have 1 to {max} characters on one line"),
-        ));
-    }
-    Ok(value.to_owned())
-}
-
-/// Free text of up to `max` characters, line breaks and tabs allowed (`\r\n` becomes `\n`).
-fn free_text(raw: &str, field: &'static str, max: usize) -> ApiResult<String> {
-    let value = raw.trim().replace("\r\n", "\n");
-    if value.chars().count() > max
-        || value
-            .chars()
-            .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
-        return Err(ApiError::invalid(
-            "invalid_value",
-            field,
-            format!("{field} must have at most {max} characters, without control characters"),
-        ));
-    }
-    Ok(value)
-}
 
 fn invalid(field: &'static str, message: &'static str) -> ApiError {
     ApiError::invalid("invalid_value", field, message)

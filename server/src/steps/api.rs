@@ -60,13 +60,6 @@ fn current(conn: &mut DbConn, family: FamilyId) -> ApiResult<Vec<StepDetail>> {
     store::view(conn, family, steps::all)
 }
 
-fn one(conn: &mut DbConn, family: FamilyId, id: &str) -> ApiResult<StepDetail> {
-    current(conn, family)?
-        .into_iter()
-        .find(|s| s.id == id)
-        .ok_or_else(steps::step_not_found)
-}
-
 #[utoipa::path(get, path = "/api/v1/families/{family_id}/steps", tag = "steps",
     params(("family_id" = Uuid, Path)),
     responses((status = 200, description = "by category, then due date", body = [StepDetail]),
@@ -103,10 +96,12 @@ pub async fn create_step(
     let staff = principal.account_id;
     let created = state
         .write(move |conn| {
-            let id = store::edit_as_server(conn, family, |tx| {
-                write::create(tx, step, None, staff, now_ms())
-            })?;
-            one(conn, family, &id)
+            store::edit_as_server_then(
+                conn,
+                family,
+                |tx| write::create(tx, step, None, staff, now_ms()),
+                |doc, id| steps::one(doc, &id),
+            )
         })
         .await?;
     Ok(HttpResponse::Created().json(created))
@@ -141,14 +136,21 @@ pub async fn apply_template(
                 Some(language) => language,
                 None => crate::families::first_member_language(conn, family)?,
             };
-            let ids = store::edit_as_server(conn, family, |tx| {
-                write::apply_template(tx, &template, language, steps::today(), staff, now_ms())
-            })?;
-            let all = current(conn, family)?;
-            Ok(all
-                .into_iter()
-                .filter(|s| ids.contains(&s.id))
-                .collect::<Vec<_>>())
+            store::edit_as_server_then(
+                conn,
+                family,
+                |tx| {
+                    write::apply_template(tx, &template, language, steps::today(), staff, now_ms())
+                },
+                |doc, ids| {
+                    let mut created = ids
+                        .iter()
+                        .map(|id| steps::one(doc, id))
+                        .collect::<ApiResult<Vec<_>>>()?;
+                    steps::sort(&mut created);
+                    Ok(created)
+                },
+            )
         })
         .await?;
     Ok(HttpResponse::Created().json(created))
@@ -173,10 +175,12 @@ pub async fn change_step(
     let staff = principal.account_id;
     let changed = state
         .write(move |conn| {
-            store::edit_as_server(conn, family, |tx| {
-                write::change(tx, &step, changes, staff, now_ms())
-            })?;
-            one(conn, family, &step)
+            store::edit_as_server_then(
+                conn,
+                family,
+                |tx| write::change(tx, &step, changes, staff, now_ms()),
+                |doc, ()| steps::one(doc, &step),
+            )
         })
         .await?;
     Ok(HttpResponse::Ok().json(changed))
@@ -202,10 +206,12 @@ pub async fn tick_item(
     let staff = principal.account_id;
     let changed = state
         .write(move |conn| {
-            store::edit_as_server(conn, family, |tx| {
-                write::tick(tx, &step, &item, ticked, staff, now_ms())
-            })?;
-            one(conn, family, &step)
+            store::edit_as_server_then(
+                conn,
+                family,
+                |tx| write::tick(tx, &step, &item, ticked, staff, now_ms()),
+                |doc, ()| steps::one(doc, &step),
+            )
         })
         .await?;
     Ok(HttpResponse::Ok().json(changed))
@@ -230,10 +236,12 @@ pub async fn add_note(
     let staff = principal.account_id;
     let changed = state
         .write(move |conn| {
-            store::edit_as_server(conn, family, |tx| {
-                write::note(tx, &step, &text, staff, now_ms())
-            })?;
-            one(conn, family, &step)
+            store::edit_as_server_then(
+                conn,
+                family,
+                |tx| write::note(tx, &step, &text, staff, now_ms()),
+                |doc, ()| steps::one(doc, &step),
+            )
         })
         .await?;
     Ok(HttpResponse::Created().json(changed))
@@ -357,8 +365,11 @@ pub async fn caseload(state: web::Data<AppState>, principal: Principal) -> ApiRe
         .db(move |conn| {
             let mut lines = Vec::new();
             for (family, label, service) in crate::accounts::caseload_lines(conn, worker)? {
-                let steps = store::view(conn, family, steps::all)?;
-                let appointments = store::view(conn, family, crate::appointments::all)?;
+                // One load of the document for both views.
+                let (steps, appointments) = match store::load(conn, family)? {
+                    Some(doc) => (steps::all(&doc)?, crate::appointments::all(&doc)?),
+                    None => (Vec::new(), Vec::new()),
+                };
                 let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
                 let mine = appointments.iter().filter(|a| a.with_account == worker);
                 lines.push(CaseloadFamily {

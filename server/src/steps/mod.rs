@@ -143,12 +143,26 @@ pub fn detail(step: Step, today: chrono::NaiveDate) -> StepDetail {
     }
 }
 
+/// One step of a document, as the API shows it.
+pub fn one(doc: &automerge::Automerge, id: &str) -> ApiResult<StepDetail> {
+    let step: Step = reguide_protocol::doc::read_entry(doc, keys::STEPS, id)
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("reading a step: {e}")))?
+        .ok_or_else(step_not_found)?;
+    Ok(detail(step, today()))
+}
+
 /// Every step of a document, by category, then due date (undated last), then title.
 pub fn all(doc: &automerge::Automerge) -> ApiResult<Vec<StepDetail>> {
     let steps: std::collections::BTreeMap<String, Step> = read_collection(doc, keys::STEPS)
         .map_err(|e| ApiError::internal(anyhow::anyhow!("reading the steps: {e}")))?;
     let today = today();
     let mut list: Vec<StepDetail> = steps.into_values().map(|s| detail(s, today)).collect();
+    sort(&mut list);
+    Ok(list)
+}
+
+/// By category, then due date (undated last), then title.
+pub fn sort(list: &mut [StepDetail]) {
     list.sort_by(|a, b| {
         (&a.category, a.due_date.is_none(), a.due_date, &a.title).cmp(&(
             &b.category,
@@ -157,7 +171,6 @@ pub fn all(doc: &automerge::Automerge) -> ApiResult<Vec<StepDetail>> {
             &b.title,
         ))
     });
-    Ok(list)
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use reguide_protocol::{AccountId, Language};
 
 use crate::error::{ApiError, ApiResult};
 use crate::steps::step_not_found;
+use crate::text::{free_text, line};
 
 const TITLE_MAX: usize = 200;
 const TEXT_MAX: usize = 4_000;
@@ -23,35 +24,6 @@ const ITEMS_MAX: usize = 30;
 
 fn doc_error(e: reguide_protocol::doc::DocError) -> ApiError {
     ApiError::internal(anyhow::anyhow!("writing a step: {e}"))
-}
-
-/// A one-line text of 1 to `max` characters, trimmed.
-pub(crate) fn line(raw: &str, field: &str, max: usize) -> ApiResult<String> {
-    let value = raw.trim();
-    if value.is_empty() || value.chars().count() > max || value.chars().any(char::is_control) {
-        return Err(ApiError::invalid(
-            "invalid_value",
-            field.to_owned(),
-            format!("{field} must have 1 to {max} characters on one line"),
-        ));
-    }
-    Ok(value.to_owned())
-}
-
-/// A text of at most `max` characters (line breaks allowed), trimmed; may be empty.
-fn text(raw: &str, field: &str, max: usize) -> ApiResult<String> {
-    let value = raw.trim();
-    let bad_control = value
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t');
-    if value.chars().count() > max || bad_control {
-        return Err(ApiError::invalid(
-            "invalid_value",
-            field.to_owned(),
-            format!("{field} has at most {max} characters"),
-        ));
-    }
-    Ok(value.to_owned())
 }
 
 fn items(raw: &[String], field: &str) -> ApiResult<Vec<String>> {
@@ -96,7 +68,7 @@ pub fn create(
     at: i64,
 ) -> ApiResult<String> {
     let title = line(&step.title, "title", TITLE_MAX)?;
-    let description = text(&step.description, "description", TEXT_MAX)?;
+    let description = free_text(&step.description, "description", TEXT_MAX)?;
     let agency = match step.agency.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(agency) => Some(line(agency, "agency", TITLE_MAX)?),
@@ -151,7 +123,7 @@ pub fn change(
     let description = changes
         .description
         .as_deref()
-        .map(|t| text(t, "description", TEXT_MAX))
+        .map(|t| free_text(t, "description", TEXT_MAX))
         .transpose()?;
     let agency = match changes.agency.as_deref().map(str::trim) {
         None => None,
@@ -310,7 +282,7 @@ pub fn note(
     at: i64,
 ) -> ApiResult<()> {
     existing(tx, step_id)?;
-    let body = text(text_raw, "text", 2_000)?;
+    let body = free_text(text_raw, "text", 2_000)?;
     if body.is_empty() {
         return Err(ApiError::invalid(
             "invalid_value",

@@ -112,6 +112,17 @@ pub fn edit_as_server<T>(
     family: FamilyId,
     edit: impl FnOnce(&mut automerge::transaction::Transaction<'_>) -> ApiResult<T>,
 ) -> ApiResult<T> {
+    edit_as_server_then(conn, family, edit, |_, out| Ok(out))
+}
+
+/// [`edit_as_server`], then `read` on the document as stored (what the caller answers with),
+/// without loading it again.
+pub fn edit_as_server_then<T, R>(
+    conn: &mut DbConn,
+    family: FamilyId,
+    edit: impl FnOnce(&mut automerge::transaction::Transaction<'_>) -> ApiResult<T>,
+    read: impl FnOnce(&Automerge, T) -> ApiResult<R>,
+) -> ApiResult<R> {
     let mut stored = lock_or_create(conn, family)?;
     let mut doc = std::mem::take(&mut stored.doc);
     doc::upgrade(&mut doc).map_err(|e| internal("upgrading a family document", e))?;
@@ -126,7 +137,7 @@ pub fn edit_as_server<T>(
     };
     tx.commit();
     save(conn, family, &stored, &doc)?;
-    Ok(out)
+    read(&doc, out)
 }
 
 fn load_stored(conn: &mut DbConn, family: FamilyId, lock: bool) -> ApiResult<Option<Stored>> {

@@ -6,16 +6,13 @@ use std::path::PathBuf;
 
 use chrono::{Duration, Utc};
 use reguide_client_core::Client;
+use reguide_tests::phones::blocking;
 use reguide_tests::protocol::FamilyId;
 use reguide_tests::protocol::appointments::AppointmentDetail;
 use reguide_tests::protocol::doc::status::{AppointmentEventKind, AppointmentStatus};
 use reguide_tests::protocol::doc::write::NewDocAppointment;
 use reguide_tests::{DEMO_PASSWORD, DemoUser, TestApp, assert_error, both_backends, expect_json};
 use serde_json::{Value, json};
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(f).await.expect("client thread")
-}
 
 fn path(family: FamilyId) -> String {
     format!("/api/v1/families/{family}/appointments")

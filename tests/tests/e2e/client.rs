@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use chrono::Weekday;
 use reguide_client_core::{Client, ClientError};
+use reguide_tests::phones::{blocking, fatimas_phone};
 use reguide_tests::protocol::api::EnrolmentCode;
 use reguide_tests::protocol::doc::status::RegistrationState;
 use reguide_tests::protocol::doc::write::{NewDocRegistration, NewDocVisitRequest};
@@ -18,29 +19,6 @@ use reguide_tests::protocol::{FamilyId, MemberId};
 use reguide_tests::visits::next_weekday;
 use reguide_tests::{Backend, DEMO_PASSWORD, DemoUser, TestApp, both_backends, expect_json};
 use serde_json::json;
-
-/// Runs blocking client work off the async test's thread.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(f).await.expect("client thread")
-}
-
-/// Fatima's phone, signed in, synced once.
-async fn fatima(app: &TestApp, dir: PathBuf) -> Client {
-    let url = app.address.clone();
-    blocking(move || {
-        let mut client = Client::open(&dir, None, &url).expect("open");
-        client
-            .login(
-                DemoUser::FamilyMember.email(),
-                DEMO_PASSWORD,
-                "Fatima's phone",
-            )
-            .expect("login");
-        client.sync_now().expect("first sync");
-        client
-    })
-    .await
-}
 
 /// A phone of another member, enrolled with a code from the social worker, synced once.
 async fn enrolled(app: &TestApp, dir: PathBuf, family: FamilyId, member: MemberId) -> Client {
@@ -138,7 +116,7 @@ both_backends! {
         let folders = tempfile::tempdir().expect("dir");
         for karim_first in [true, false] {
             let round = if karim_first { "a" } else { "b" };
-            let mut fatima = fatima(&app, folders.path().join(format!("fatima-{round}"))).await;
+            let mut fatima = fatimas_phone(&app, folders.path().join(format!("fatima-{round}"))).await;
             let karim_id = v.a.member("Karim Benali");
             let mut karim = enrolled(&app, folders.path().join(format!("karim-{round}")), v.a.id, karim_id).await;
             let token = fatima.session().expect("signed in").token.clone();
@@ -186,7 +164,7 @@ both_backends! {
         let v = app.visits_demo().await;
         let folders = tempfile::tempdir().expect("dir");
         let dir = folders.path().join("fatima");
-        let phone = fatima(&app, dir.clone()).await;
+        let phone = fatimas_phone(&app, dir.clone()).await;
         let token = phone.session().expect("signed in").token.clone();
         drop(phone);
         let choice = table_slot(&app, &token, v.demo.haren).await;
@@ -253,7 +231,7 @@ both_backends! {
         let _ = app.visits_demo().await;
         let folders = tempfile::tempdir().expect("dir");
         let dir = folders.path().join("fatima");
-        let phone = fatima(&app, dir.clone()).await;
+        let phone = fatimas_phone(&app, dir.clone()).await;
         let session = phone.session().expect("signed in").clone();
         // The family revokes the device from another session.
         let other = app.login_as(DemoUser::FamilyMember).await;
@@ -399,7 +377,7 @@ both_backends! {
         let _ = app.visits_demo().await;
         let folders = tempfile::tempdir().expect("dir");
         let dir = folders.path().join("fatima");
-        drop(fatima(&app, dir.clone()).await);
+        drop(fatimas_phone(&app, dir.clone()).await);
         let report = blocking(move || {
             let exe = std::env::current_exe().expect("the test binary");
             let mut seed = std::time::SystemTime::now()
@@ -472,7 +450,7 @@ both_backends! {
         let v = app.visits_demo().await;
         let folders = tempfile::tempdir().expect("dir");
         let dir = folders.path().join("fatima");
-        let phone = fatima(&app, dir.clone()).await;
+        let phone = fatimas_phone(&app, dir.clone()).await;
         let token = phone.session().expect("signed in").token.clone();
         let choice = table_slot(&app, &token, v.demo.haren).await;
         let day = family_day(&app, v.demo.haren).await;
@@ -508,7 +486,7 @@ both_backends! {
     async fn a_confirmed_visit_shows_the_prisons_advice_and_is_recalled_the_evening_before(app: TestApp) {
         let v = app.visits_demo().await;
         let folders = tempfile::tempdir().expect("dir");
-        let phone = fatima(&app, folders.path().join("fatima")).await;
+        let phone = fatimas_phone(&app, folders.path().join("fatima")).await;
         let token = phone.session().expect("signed in").token.clone();
         let choice = table_slot(&app, &token, v.demo.haren).await;
         let (detainee, haren, fatima_id) = (v.a.detainee, v.demo.haren, v.a.member("Fatima Benali"));
@@ -580,7 +558,7 @@ both_backends! {
         }
         let folders = tempfile::tempdir().expect("dir");
         let dir = folders.path().join("fatima");
-        let phone = fatima(&app, dir.clone()).await;
+        let phone = fatimas_phone(&app, dir.clone()).await;
         let (detainee, fatima_id) = (v.a.detainee, v.a.member("Fatima Benali"));
         let wait_for = move |date| reguide_client_core::NewWaitlistRequest {
             detainee_id: detainee,

@@ -3,21 +3,14 @@
 //! worker's step; bad input; who may see and change a family's steps, appointments and the
 //! templates.
 
-use std::path::PathBuf;
-
 use reguide_client_core::Client;
+use reguide_tests::phones::{blocking, fatimas_phone};
 use reguide_tests::protocol::FamilyId;
 use reguide_tests::protocol::doc::status::StepStatus;
 use reguide_tests::protocol::steps::{StepDetail, StepTemplate};
-use reguide_tests::{
-    DEMO_PASSWORD, DemoData, DemoUser, TestApp, assert_error, both_backends, expect_json,
-};
+use reguide_tests::{DemoData, DemoUser, TestApp, assert_error, both_backends, expect_json};
 use reqwest::Method;
 use serde_json::{Value, json};
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(f).await.expect("client thread")
-}
 
 fn steps_path(family: FamilyId) -> String {
     format!("/api/v1/families/{family}/steps")
@@ -45,24 +38,6 @@ async fn change(
     let path = format!("{}/{step}", steps_path(family));
     app.request(Method::PATCH, &path, Some(token), Some(&body))
         .await
-}
-
-/// Fatima's phone, signed in and synced once.
-async fn phone(app: &TestApp, dir: PathBuf) -> Client {
-    let url = app.address.clone();
-    blocking(move || {
-        let mut client = Client::open(&dir, None, &url).expect("open");
-        client
-            .login(
-                DemoUser::FamilyMember.email(),
-                DEMO_PASSWORD,
-                "Fatima's phone",
-            )
-            .expect("login");
-        client.sync_now().expect("sync");
-        client
-    })
-    .await
 }
 
 both_backends! {
@@ -101,7 +76,7 @@ both_backends! {
         // The family's phone gets the steps, ticks an item and adds a note offline, then syncs.
         let folders = tempfile::tempdir().expect("dir");
         let dir = folders.path().join("fatima");
-        let phone = phone(&app, dir.clone()).await;
+        let phone = fatimas_phone(&app, dir.clone()).await;
         let fatima = phone.session().expect("signed in").member_id.to_string();
         let (step_id, item_id) = (made.id.clone(), made.checklist[0].id.clone());
         let url = app.address.clone();
@@ -133,7 +108,7 @@ both_backends! {
         let demo = app.demo_data().await;
         let folders = tempfile::tempdir().expect("dir");
         let dir = folders.path().join("fatima");
-        let phone = phone(&app, dir.clone()).await;
+        let phone = fatimas_phone(&app, dir.clone()).await;
         let url = app.address.clone();
         let housing = blocking(move || {
             let steps = phone.steps().expect("steps");
@@ -275,7 +250,7 @@ both_backends! {
         assert_error(app.post_json(&steps_path(demo.family_a), Some(&fatima), &create_body).await, 403, "forbidden").await;
         // …nor from the phone, whose write policy is the server's.
         let folders = tempfile::tempdir().expect("dir");
-        let phone = phone(&app, folders.path().join("fatima")).await;
+        let phone = fatimas_phone(&app, folders.path().join("fatima")).await;
         let (id, item) = (step.id.clone(), step.checklist[0].id.clone());
         blocking(move || {
             let mut phone = phone;
