@@ -1,13 +1,14 @@
 //! `/api/v1/families/{id}/steps…` and `/api/v1/step-templates…`.
 
 use actix_web::{HttpResponse, get, patch, post, put, web};
+use automerge::transaction::Transaction;
 use chrono::Utc;
-use reguide_protocol::FamilyId;
 use reguide_protocol::caseloads::{CaseloadFamily, WorkerService};
 use reguide_protocol::doc::status::AppointmentStatus;
 use reguide_protocol::steps::{
     ApplyTemplate, NewNote, NewStep, Region, StepChanges, StepDetail, StepTemplate, TickItem,
 };
+use reguide_protocol::{AccountId, FamilyId};
 use serde::Deserialize;
 use utoipa::{IntoParams, OpenApi};
 use uuid::Uuid;
@@ -156,6 +157,29 @@ pub async fn apply_template(
     Ok(HttpResponse::Created().json(created))
 }
 
+/// A worker's change to one step of `family`, written in as the server; answers with the step
+/// as stored.
+async fn change_one(
+    state: web::Data<AppState>,
+    principal: Principal,
+    family: FamilyId,
+    step: String,
+    edit: impl FnOnce(&mut Transaction<'_>, &str, AccountId, i64) -> ApiResult<()> + Send + 'static,
+) -> ApiResult<StepDetail> {
+    steps::require_write(&principal, family)?;
+    let staff = principal.account_id;
+    state
+        .write(move |conn| {
+            store::edit_as_server_then(
+                conn,
+                family,
+                |tx| edit(tx, &step, staff, now_ms()),
+                |doc, ()| steps::one(doc, &step),
+            )
+        })
+        .await
+}
+
 #[utoipa::path(patch, path = "/api/v1/families/{family_id}/steps/{step_id}", tag = "steps",
     params(("family_id" = Uuid, Path), ("step_id" = String, Path)), request_body = StepChanges,
     responses((status = 200, body = StepDetail), (status = 400, body = Err),
@@ -169,20 +193,15 @@ pub async fn change_step(
     body: Json<StepChanges>,
 ) -> ApiResult<HttpResponse> {
     let (family, step) = path.into_inner();
-    let family = FamilyId(family);
-    steps::require_write(&principal, family)?;
     let changes = body.into_inner();
-    let staff = principal.account_id;
-    let changed = state
-        .write(move |conn| {
-            store::edit_as_server_then(
-                conn,
-                family,
-                |tx| write::change(tx, &step, changes, staff, now_ms()),
-                |doc, ()| steps::one(doc, &step),
-            )
-        })
-        .await?;
+    let changed = change_one(
+        state,
+        principal,
+        FamilyId(family),
+        step,
+        |tx, step, staff, at| write::change(tx, step, changes, staff, at),
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(changed))
 }
 
@@ -200,20 +219,15 @@ pub async fn tick_item(
     body: Json<TickItem>,
 ) -> ApiResult<HttpResponse> {
     let (family, step, item) = path.into_inner();
-    let family = FamilyId(family);
-    steps::require_write(&principal, family)?;
     let ticked = body.ticked;
-    let staff = principal.account_id;
-    let changed = state
-        .write(move |conn| {
-            store::edit_as_server_then(
-                conn,
-                family,
-                |tx| write::tick(tx, &step, &item, ticked, staff, now_ms()),
-                |doc, ()| steps::one(doc, &step),
-            )
-        })
-        .await?;
+    let changed = change_one(
+        state,
+        principal,
+        FamilyId(family),
+        step,
+        move |tx, step, staff, at| write::tick(tx, step, &item, ticked, staff, at),
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(changed))
 }
 
@@ -230,20 +244,15 @@ pub async fn add_note(
     body: Json<NewNote>,
 ) -> ApiResult<HttpResponse> {
     let (family, step) = path.into_inner();
-    let family = FamilyId(family);
-    steps::require_write(&principal, family)?;
     let text = body.into_inner().text;
-    let staff = principal.account_id;
-    let changed = state
-        .write(move |conn| {
-            store::edit_as_server_then(
-                conn,
-                family,
-                |tx| write::note(tx, &step, &text, staff, now_ms()),
-                |doc, ()| steps::one(doc, &step),
-            )
-        })
-        .await?;
+    let changed = change_one(
+        state,
+        principal,
+        FamilyId(family),
+        step,
+        move |tx, step, staff, at| write::note(tx, step, &text, staff, at),
+    )
+    .await?;
     Ok(HttpResponse::Created().json(changed))
 }
 
