@@ -37,6 +37,33 @@ pub struct Config {
     /// Believe the first `X-Forwarded-For` address (only behind a trusted reverse proxy).
     pub trust_forwarded_for: bool,
     pub auth: AuthConfig,
+    pub mail: MailConfig,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailConfig {
+    /// The SMTP server: `smtp://user:password@host:587?tls=required` (STARTTLS),
+    /// `smtps://user:password@host:465` (TLS), or `smtp://127.0.0.1:25` for a relay on the same
+    /// host (no TLS; refused with a password unless the host is a loopback address). None:
+    /// messages are written as `.eml` files in `<data_dir>/mail`.
+    pub smtp_url: Option<SecretString>,
+    /// The sender, `Name <address>`.
+    pub from: String,
+    /// Attempts before a message is dead (listed for administrators).
+    pub max_attempts: i32,
+    /// The first retry waits this long; each next one twice as long, up to `retry_max_seconds`.
+    pub retry_base_ms: u64,
+    pub retry_max_seconds: u64,
+    /// How often the worker looks for messages that are due.
+    pub poll_interval_ms: u64,
+    /// Messages taken at a time, and sent at once over pooled connections.
+    pub batch_size: i64,
+    pub concurrency: usize,
+    /// How long a worker holds the messages it took; if it dies, another takes them after.
+    pub lease_seconds: i64,
+    /// Run the delivery worker in this instance.
+    pub worker: bool,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -81,6 +108,24 @@ impl Default for Config {
             public_url: "http://127.0.0.1:8080".into(),
             trust_forwarded_for: false,
             auth: AuthConfig::default(),
+            mail: MailConfig::default(),
+        }
+    }
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self {
+            smtp_url: None,
+            from: "reguide <no-reply@reguide.localhost>".into(),
+            max_attempts: 10,
+            retry_base_ms: 30_000,
+            retry_max_seconds: 6 * 3600,
+            poll_interval_ms: 2_000,
+            batch_size: 50,
+            concurrency: 4,
+            lease_seconds: 300,
+            worker: true,
         }
     }
 }

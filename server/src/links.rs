@@ -273,20 +273,19 @@ pub async fn act(state: web::Data<AppState>, path: web::Path<String>) -> ApiResu
             let worker: AccountId = parse_id(&account)?;
             let reply = AppointmentReply::parse(&answer)
                 .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a stored link's answer")))?;
-            let answered = store::edit_as_server(conn, family, |tx| {
-                crate::appointments::answer(
-                    tx,
-                    &appointment,
-                    AppointmentAnswerRequest {
-                        answer: reply,
-                        starts_at: None,
-                        place: None,
-                        note: None,
-                    },
-                    worker,
-                    Utc::now(),
-                )
-            });
+            let answered = crate::appointments::answer_and_tell(
+                conn,
+                family,
+                &appointment,
+                AppointmentAnswerRequest {
+                    answer: reply,
+                    starts_at: None,
+                    place: None,
+                    note: None,
+                },
+                worker,
+                Utc::now(),
+            );
             // The appointment changed meanwhile (called off, answered in the app): say so; the
             // link stays used, as the worker saw the page.
             if let Err(e) = answered {

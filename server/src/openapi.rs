@@ -77,6 +77,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(crate::steps::api::StepsDoc::openapi());
     doc.merge(crate::appointments::api::AppointmentsDoc::openapi());
     doc.merge(crate::accounts::caseload_requests::CaseloadRequestsDoc::openapi());
+    doc.merge(crate::mail::api::MailDoc::openapi());
     doc
 }
 

@@ -11,15 +11,28 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::{
-    accounts, appointments, audit, auth, db, demo, families, family_days, health, links, openapi,
-    prisons, steps, sync, telemetry, visits,
+    accounts, appointments, audit, auth, db, demo, families, family_days, health, links, mail,
+    openapi, prisons, steps, sync, telemetry, visits,
 };
 
 pub struct Application {
     port: u16,
     server: Server,
     state: AppState,
-    sweeper: tokio::task::JoinHandle<()>,
+    /// Held only to be dropped with the application.
+    _sweeper: Background,
+    _mailer: Option<Background>,
+}
+
+/// A background task of the application (the sweep, the email worker), stopped with it: when
+/// the server stops, or when the future running it is dropped.
+#[derive(Debug)]
+struct Background(tokio::task::JoinHandle<()>);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl std::fmt::Debug for Application {
@@ -62,15 +75,25 @@ impl Application {
             })
             .await??;
         }
+        let mail = std::sync::Arc::new(mail::worker::Mailer::from_config(&state.config)?);
+        if let Some(folder) = mail.folder() {
+            tracing::info!(folder = %folder.display(), "no SMTP server configured: email is written as .eml files");
+        }
         let listener = TcpListener::bind((state.config.host.as_str(), state.config.port))?;
         let port = listener.local_addr()?.port();
         let server = run(listener, state.clone())?;
-        let sweeper = tokio::spawn(sweep_forever(state.clone()));
+        let sweeper = Background(tokio::spawn(sweep_forever(state.clone())));
+        let mailer = state
+            .config
+            .mail
+            .worker
+            .then(|| Background(tokio::spawn(mail::worker::run(state.clone(), mail))));
         Ok(Self {
             port,
             server,
             state,
-            sweeper,
+            _sweeper: sweeper,
+            _mailer: mailer,
         })
     }
 
@@ -88,9 +111,8 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let result = self.server.await;
-        self.sweeper.abort();
-        result
+        // The background tasks stop when `self` is dropped, here or when this future is.
+        self.server.await
     }
 }
 
@@ -178,6 +200,7 @@ fn api_v1() -> actix_web::Scope {
         .configure(steps::api::configure)
         .configure(appointments::api::configure)
         .configure(accounts::caseload_requests::configure)
+        .configure(mail::api::configure)
 }
 
 /// Unmatched requests: a path that exists with another method is a 405, anything else a 404.

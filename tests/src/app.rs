@@ -32,7 +32,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     database_url: String,
     /// What the server was started with, for [`TestApp::restart`].
-    config: Config,
+    pub config: Config,
     server: JoinHandle<std::io::Result<()>>,
     handle: actix_web::dev::ServerHandle,
     // Kept alive for the lifetime of the app; dropped (removed) after the server task. `None`
@@ -82,6 +82,11 @@ impl TestApp {
         };
         // The throttle's slow-down would only make the suite slower; its counting is still on.
         config.auth.failure_delay_ms = 0;
+        // Email is written as files in the data folder unless a test points it at its SMTP
+        // server; the worker looks often so that tests wait little.
+        config.mail.poll_interval_ms = 50;
+        config.mail.retry_base_ms = 200;
+        config.mail.retry_max_seconds = 1;
         tweak(&mut config);
         let (port, server, handle) = start(backend, config.clone()).await;
 

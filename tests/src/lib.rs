@@ -25,6 +25,7 @@ mod app;
 mod assertions;
 mod database;
 mod demo;
+pub mod mail;
 pub mod phones;
 pub mod sync;
 pub mod visits;

@@ -68,14 +68,7 @@ pub async fn propose_appointment(
     let request = body.into_inner();
     let staff = principal.account_id;
     let made = state
-        .write(move |conn| {
-            store::edit_as_server_then(
-                conn,
-                family,
-                |tx| appointments::propose(tx, request, staff, Utc::now()),
-                |doc, id| appointments::one(doc, &id),
-            )
-        })
+        .write(move |conn| appointments::propose_and_tell(conn, family, request, staff, Utc::now()))
         .await?;
     Ok(HttpResponse::Created().json(made))
 }
@@ -104,12 +97,7 @@ pub async fn answer_appointment(
     let staff = principal.account_id;
     let answered = state
         .write(move |conn| {
-            store::edit_as_server_then(
-                conn,
-                family,
-                |tx| appointments::answer(tx, &id, request, staff, Utc::now()),
-                |doc, ()| appointments::one(doc, &id),
-            )
+            appointments::answer_and_tell(conn, family, &id, request, staff, Utc::now())
         })
         .await?;
     Ok(HttpResponse::Ok().json(answered))

@@ -229,3 +229,48 @@ pub fn answer(
     server_event(tx, list, staff_event(kind, staff, at, note)).map_err(doc_error)?;
     Ok(())
 }
+
+/// A worker proposes an appointment: written into the family's document as the server, with
+/// the email it causes, in the caller's transaction.
+pub fn propose_and_tell(
+    conn: &mut crate::db::DbConn,
+    family: reguide_protocol::FamilyId,
+    request: NewAppointmentRequest,
+    staff: AccountId,
+    now: DateTime<Utc>,
+) -> ApiResult<AppointmentDetail> {
+    let made = crate::sync::store::edit_as_server_then(
+        conn,
+        family,
+        |tx| propose(tx, request, staff, now),
+        |doc, id| one(doc, &id),
+    )?;
+    crate::mail::events::appointment(conn, family, None, &made, now)?;
+    Ok(made)
+}
+
+/// The worker answers (in the API or from an emailed link): written into the family's
+/// document, with the email it causes, in the caller's transaction.
+pub fn answer_and_tell(
+    conn: &mut crate::db::DbConn,
+    family: reguide_protocol::FamilyId,
+    id: &str,
+    request: AppointmentAnswerRequest,
+    staff: AccountId,
+    now: DateTime<Utc>,
+) -> ApiResult<AppointmentDetail> {
+    let (before, after) = crate::sync::store::edit_as_server_then(
+        conn,
+        family,
+        |tx| {
+            let before = read_entry::<Appointment, _>(tx, keys::APPOINTMENTS, id)
+                .map_err(doc_error)?
+                .map(detail);
+            answer(tx, id, request, staff, now)?;
+            Ok(before)
+        },
+        |doc, before| Ok((before, one(doc, id)?)),
+    )?;
+    crate::mail::events::appointment(conn, family, before.as_ref(), &after, now)?;
+    Ok(after)
+}

@@ -13,6 +13,19 @@ use crate::db::to_utc;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
+/// A page size from a query: 1 to 500, 100 when not given.
+pub fn page_limit(limit: Option<i64>) -> ApiResult<i64> {
+    let limit = limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::invalid(
+            "invalid_value",
+            "limit",
+            "limit must be between 1 and 500",
+        ));
+    }
+    Ok(limit)
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
@@ -50,14 +63,7 @@ pub async fn list_audit(
 ) -> ApiResult<HttpResponse> {
     principal.require_admin()?;
     let q = query.into_inner();
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::invalid(
-            "invalid_value",
-            "limit",
-            "limit must be between 1 and 500",
-        ));
-    }
+    let limit = page_limit(q.limit)?;
     let page = state
         .db(move |conn| {
             let mut sql = audit_log::table.into_boxed();

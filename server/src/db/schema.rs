@@ -407,6 +407,44 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    outbox (id) {
+        id -> Text,
+        kind -> Text,
+        topic -> Text,
+        recipient_key -> Text,
+        to_address -> Text,
+        to_name -> Text,
+        language -> Text,
+        subject -> Text,
+        body_text -> Text,
+        body_html -> Text,
+        calendar -> Nullable<Text>,
+        state -> Text,
+        attempts -> Integer,
+        send_after -> Timestamp,
+        next_attempt_at -> Timestamp,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    calendar_sequences (uid) {
+        uid -> Text,
+        sequence -> Integer,
+    }
+}
+
+diesel::table! {
+    mail_opt_outs (recipient_key, kind) {
+        recipient_key -> Text,
+        kind -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(visitor_approvals -> family_members (member_id));
 diesel::joinable!(family_day_registrations -> family_days (family_day_id));
 diesel::joinable!(family_day_registrations -> families (family_id));
@@ -456,4 +494,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     step_templates,
     caseload_requests,
     action_links,
+    outbox,
+    calendar_sequences,
+    mail_opt_outs,
 );

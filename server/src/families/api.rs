@@ -202,9 +202,19 @@ pub async fn link_detainee(
     Ok(HttpResponse::Created().json(detainee))
 }
 
+/// How a new enrolment code reaches the member.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct CodeDelivery {
+    /// Also email the code to the member's address (refused with `no_email_address` when they
+    /// have none). Without it the code is only in the answer, to print or read out.
+    email: Option<bool>,
+}
+
 #[utoipa::path(post, path = "/api/v1/families/{family_id}/members/{member_id}/enrolment-codes",
-    tag = "families", params(("family_id" = Uuid, Path), ("member_id" = Uuid, Path)),
+    tag = "families", params(("family_id" = Uuid, Path), ("member_id" = Uuid, Path), CodeDelivery),
     responses((status = 201, description = "the code is shown once", body = EnrolmentCode),
+        (status = 400, description = "`no_email_address`", body = Err),
         (status = 403, body = Err), (status = 404, body = Err)),
     security(("bearer" = [])))]
 #[post("/families/{family_id}/members/{member_id}/enrolment-codes")]
@@ -212,7 +222,9 @@ pub async fn create_enrolment_code(
     state: web::Data<AppState>,
     principal: Principal,
     path: web::Path<(Uuid, Uuid)>,
+    delivery: web::Query<CodeDelivery>,
 ) -> ApiResult<HttpResponse> {
+    let by_email = delivery.email.unwrap_or(false);
     let (family, member) = path.into_inner();
     let (family, member) = (FamilyId(family), MemberId(member));
     let ttl = state.config.auth.enrolment_code_ttl_hours;
@@ -221,6 +233,9 @@ pub async fn create_enrolment_code(
             access::require(conn, &principal, family, FamilyAccess::Manage)?;
             let code =
                 families::issue_enrolment_code(conn, family, member, principal.account_id, ttl)?;
+            if by_email {
+                crate::mail::events::enrolment_code(conn, member, &code.code, code.expires_at)?;
+            }
             audit::record(
                 conn,
                 Some(principal.account_id),

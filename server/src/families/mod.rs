@@ -309,6 +309,16 @@ pub fn issue_enrolment_code(
             "this family has no such member",
         ));
     }
+    // Two codes issued at once for one member take turns (on SQLite writers do anyway):
+    // otherwise each would expire the other's rows in its own order and PostgreSQL would end
+    // one of them as a deadlock.
+    if let DbConn::Postgres(pg) = conn {
+        family_members::table
+            .find(member.to_string())
+            .select(family_members::id)
+            .for_update()
+            .first::<String>(pg)?;
+    }
     let now = now();
     diesel::update(
         enrolment_codes::table

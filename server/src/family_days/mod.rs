@@ -406,6 +406,11 @@ pub fn update_day(conn: &mut DbConn, day: &Day, changes: &DayChanges) -> ApiResu
 /// Cancels a locked day and every registration for it; `actor` is the staff account.
 pub fn cancel_day(conn: &mut DbConn, day: &Day, actor: AccountId) -> ApiResult<()> {
     let at = now();
+    let affected: Vec<String> = regs::table
+        .filter(regs::family_day_id.eq(day.id()))
+        .filter(regs::status.ne(RegistrationStatus::Cancelled.as_str()))
+        .select(regs::id)
+        .load(conn)?;
     diesel::update(family_days::table.find(day.id()))
         .set((
             family_days::cancelled.eq(true),
@@ -424,6 +429,9 @@ pub fn cancel_day(conn: &mut DbConn, day: &Day, actor: AccountId) -> ApiResult<(
         regs::updated_by.eq(actor.to_string()),
     ))
     .execute(conn)?;
+    for registration in &affected {
+        crate::mail::events::family_day_registration(conn, registration, Utc::now())?;
+    }
     Ok(())
 }
 
@@ -486,6 +494,7 @@ pub fn promote_waiting(conn: &mut DbConn, day: &str) -> ApiResult<Vec<String>> {
                     regs::updated_by.eq(None::<String>),
                 ))
                 .execute(conn)?;
+            crate::mail::events::family_day_registration(conn, &id, Utc::now())?;
             promoted.push(id);
         }
     }
@@ -589,6 +598,7 @@ pub fn register_with_id(
             regs::updated_by.eq(created_by.to_string()),
         ))
         .execute(conn)?;
+    crate::mail::events::family_day_registration(conn, &id.to_string(), Utc::now())?;
     load_registration(conn, id)
 }
 
@@ -768,6 +778,7 @@ pub fn cancel_registration(
             regs::updated_by.eq(actor.to_string()),
         ))
         .execute(conn)?;
+    crate::mail::events::family_day_registration(conn, &row.id, Utc::now())?;
     if was == RegistrationStatus::Registered {
         release_places(conn, day.id(), row.people())?;
         promote_waiting(conn, day.id())

@@ -18,6 +18,7 @@ use crate::auth::principal::Principal;
 use crate::db::DbConn;
 use crate::error::{ApiError, ApiResult};
 use crate::json::Json;
+use crate::mail;
 use crate::state::AppState;
 use crate::steps::{self, templates, write};
 use crate::sync::store;
@@ -97,12 +98,14 @@ pub async fn create_step(
     let staff = principal.account_id;
     let created = state
         .write(move |conn| {
-            store::edit_as_server_then(
+            let (created, plan) = store::edit_as_server_then(
                 conn,
                 family,
                 |tx| write::create(tx, step, None, staff, now_ms()),
-                |doc, id| steps::one(doc, &id),
-            )
+                |doc, id| Ok((steps::one(doc, &id)?, reminders(doc)?)),
+            )?;
+            mail::events::step_reminders(conn, family, &plan)?;
+            Ok(created)
         })
         .await?;
     Ok(HttpResponse::Created().json(created))
@@ -137,7 +140,7 @@ pub async fn apply_template(
                 Some(language) => language,
                 None => crate::families::first_member_language(conn, family)?,
             };
-            store::edit_as_server_then(
+            let (created, plan) = store::edit_as_server_then(
                 conn,
                 family,
                 |tx| {
@@ -149,9 +152,11 @@ pub async fn apply_template(
                         .map(|id| steps::one(doc, id))
                         .collect::<ApiResult<Vec<_>>>()?;
                     steps::sort(&mut created);
-                    Ok(created)
+                    Ok((created, reminders(doc)?))
                 },
-            )
+            )?;
+            mail::events::step_reminders(conn, family, &plan)?;
+            Ok(created)
         })
         .await?;
     Ok(HttpResponse::Created().json(created))
@@ -170,14 +175,21 @@ async fn change_one(
     let staff = principal.account_id;
     state
         .write(move |conn| {
-            store::edit_as_server_then(
+            let (changed, plan) = store::edit_as_server_then(
                 conn,
                 family,
                 |tx| edit(tx, &step, staff, now_ms()),
-                |doc, ()| steps::one(doc, &step),
-            )
+                |doc, ()| Ok((steps::one(doc, &step)?, reminders(doc)?)),
+            )?;
+            mail::events::step_reminders(conn, family, &plan)?;
+            Ok(changed)
         })
         .await
+}
+
+/// The step reminders the document now calls for (written after the change is stored).
+fn reminders(doc: &automerge::Automerge) -> ApiResult<Vec<mail::events::StepReminder>> {
+    mail::events::plan_step_reminders(doc, chrono::Utc::now())
 }
 
 #[utoipa::path(patch, path = "/api/v1/families/{family_id}/steps/{step_id}", tag = "steps",

@@ -119,7 +119,7 @@ pub fn sync(conn: &mut DbConn, who: Syncer, request: SyncRequest) -> ApiResult<S
             .iter()
             .map(|c| c.hash),
     );
-    projection::project(conn, who, &base, &mut copy, chrono::Utc::now())?;
+    projection::project(conn, who, &base, &mut copy, &patches, chrono::Utc::now())?;
     store::save(conn, who.family, &stored, &copy)?;
 
     if client_knows_heads {

@@ -27,7 +27,8 @@ use reguide_protocol::doc::status::{
 };
 use reguide_protocol::doc::write::{EventList, server_event};
 use reguide_protocol::doc::{
-    Author, DocRegistration, DocVisitRequest, Event, keys, read_collection, read_entry,
+    Appointment, Author, DocRegistration, DocVisitRequest, Event, keys, read_collection,
+    read_entry, touched_entries,
 };
 use reguide_protocol::family_days::NewRegistration;
 use reguide_protocol::visits::{Channel, NewVisitRequest, VisitStatus};
@@ -40,6 +41,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::family_days::{self as days, api::audit_promotions, api::check_registration};
 use crate::visits::access::Party;
 use crate::visits::requests::{self, Stored};
+use crate::{appointments, mail};
 
 /// Projects what `copy` adds to `base` and writes the server's answers into `copy`.
 pub fn project(
@@ -47,6 +49,7 @@ pub fn project(
     who: Syncer,
     base: &Automerge,
     copy: &mut Automerge,
+    patches: &[automerge::Patch],
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
     let at = now.timestamp_millis();
@@ -77,6 +80,36 @@ pub fn project(
     }
     for key in after.keys() {
         answer_registration_intents(conn, who, copy, key, now, at)?;
+    }
+
+    // Appointments the family proposed or answered, and its steps' due dates: the email they
+    // cause (the worker's request with answer links, a confirmation, reminders).
+    // Only what the device's changes touched is read (`None`: they cannot be told apart).
+    let touched = touched_entries(patches);
+    let touches = |collection: &str, id: Option<&str>| match &touched {
+        None => true,
+        Some(set) => set
+            .iter()
+            .any(|(c, i)| c == collection && id.is_none_or(|id| id == i)),
+    };
+    if touches(keys::APPOINTMENTS, None) {
+        let before: BTreeMap<String, Appointment> =
+            read_collection(base, keys::APPOINTMENTS).map_err(stored)?;
+        let after: BTreeMap<String, Appointment> =
+            read_collection(copy, keys::APPOINTMENTS).map_err(synced)?;
+        for (key, appointment) in &after {
+            let earlier = before.get(key);
+            if earlier == Some(appointment) || !touches(keys::APPOINTMENTS, Some(key)) {
+                continue;
+            }
+            let earlier = earlier.cloned().map(appointments::detail);
+            let current = appointments::detail(appointment.clone());
+            mail::events::appointment(conn, who.family, earlier.as_ref(), &current, now)?;
+        }
+    }
+    if touches(keys::STEPS, None) {
+        let plan = mail::events::plan_step_reminders(copy, now)?;
+        mail::events::step_reminders(conn, who.family, &plan)?;
     }
     Ok(())
 }

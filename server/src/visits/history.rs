@@ -9,7 +9,8 @@ use crate::db::schema::visit_events;
 use crate::db::{DbConn, now, to_utc};
 use crate::error::ApiResult;
 
-/// Appends an event; `actor` is `None` for the system (automatic confirmation, expiry).
+/// Appends an event; `actor` is `None` for the system (automatic confirmation, expiry). The
+/// email the event causes is written with it ([`crate::mail::events::visit`]).
 pub fn append(
     conn: &mut DbConn,
     request: &str,
@@ -32,7 +33,8 @@ pub fn append(
             visit_events::detail.eq(detail.to_string()),
         ))
         .execute(conn)?;
-    Ok(())
+    // The family hears of what matters, in the same transaction.
+    crate::mail::events::visit(conn, request, kind, chrono::Utc::now())
 }
 
 pub fn load(conn: &mut DbConn, request: &str) -> ApiResult<Vec<VisitEvent>> {

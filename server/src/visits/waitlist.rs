@@ -127,6 +127,7 @@ pub fn offer_freed_place(conn: &mut DbConn, slot: &str, now: DateTime<Utc>) -> A
                     .eq((now + Duration::hours(OFFER_HOLD_HOURS)).naive_utc()),
             ))
             .execute(conn)?;
+        crate::mail::events::waitlist_offer(conn, &entry)?;
     }
     Ok(())
 }

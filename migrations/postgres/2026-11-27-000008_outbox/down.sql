@@ -1,0 +1,3 @@
+DROP TABLE mail_opt_outs;
+DROP TABLE calendar_sequences;
+DROP TABLE outbox;
