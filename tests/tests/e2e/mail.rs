@@ -492,4 +492,41 @@ both_backends! {
         };
         assert!(offer.text.contains("jusqu'au"), "held until a time given in words: {}", offer.text);
     }
+
+    async fn a_family_step_with_a_due_date_has_one_reminder_that_follows_it(app: TestApp) {
+        let demo = app.demo_data().await;
+        let admin = app.login_as(DemoUser::Admin).await;
+        let social = app.login_as(DemoUser::SocialWorker).await;
+        let steps = format!("/api/v1/families/{}/steps", demo.family_a);
+        let due = Utc::now().date_naive() + Duration::days(10);
+        let step: reguide_tests::protocol::steps::StepDetail = expect_json(app.post_json(&steps, Some(&social), &json!({
+            "title": "Renouveler la carte d'identité", "category": "identity_documents",
+            "owner": "worker", "next_actor": "family", "due_date": due,
+        })).await, 201).await;
+        let nine = |day: chrono::NaiveDate| reguide_tests::protocol::time::local_instant(
+            chrono_tz::Europe::Brussels, day, NaiveTime::from_hms_opt(9, 0, 0).expect("9:00")).with_timezone(&Utc);
+        let reminders = |list: Vec<OutboxMessage>| -> Vec<OutboxMessage> {
+            list.into_iter().filter(|m| m.kind == "step_reminder").collect()
+        };
+        let pending = reminders(outbox(&app, &admin, "pending").await);
+        assert_eq!(pending.len(), 1, "{pending:?}");
+        assert_eq!(pending[0].send_after, nine(due - Duration::days(3)), "09:00 three days before");
+        assert!(!pending[0].subject.contains("carte"), "the step stays out of the subject");
+
+        // Moved: the reminder moves with it; a note changes nothing.
+        let later = due + Duration::days(7);
+        let path = format!("{steps}/{}", step.id);
+        let moved = json!({ "due_date": later });
+        assert_eq!(app.request(reqwest::Method::PATCH, &path, Some(&social), Some(&moved)).await.status(), 200);
+        assert_eq!(app.post_json(&format!("{path}/notes"), Some(&social), &json!({ "text": "Rendez-vous pris" })).await.status(), 201);
+        let pending = reminders(outbox(&app, &admin, "pending").await);
+        assert_eq!(pending.len(), 1, "{pending:?}");
+        assert_eq!(pending[0].send_after, nine(later - Duration::days(3)));
+        assert_eq!(reminders(outbox(&app, &admin, "cancelled").await).len(), 1);
+
+        // Done, or waiting on the agency instead of the family: no reminder.
+        let done = json!({ "status": "done" });
+        assert_eq!(app.request(reqwest::Method::PATCH, &path, Some(&social), Some(&done)).await.status(), 200);
+        assert!(reminders(outbox(&app, &admin, "pending").await).is_empty());
+    }
 }
