@@ -498,7 +498,7 @@ both_backends! {
         let admin = app.login_as(DemoUser::Admin).await;
         let social = app.login_as(DemoUser::SocialWorker).await;
         let steps = format!("/api/v1/families/{}/steps", demo.family_a);
-        let due = Utc::now().date_naive() + Duration::days(10);
+        let due = Utc::now().date_naive() + Duration::days(41);
         let step: reguide_tests::protocol::steps::StepDetail = expect_json(app.post_json(&steps, Some(&social), &json!({
             "title": "Renouveler la carte d'identité", "category": "identity_documents",
             "owner": "worker", "next_actor": "family", "due_date": due,
@@ -508,10 +508,13 @@ both_backends! {
         let reminders = |list: Vec<OutboxMessage>| -> Vec<OutboxMessage> {
             list.into_iter().filter(|m| m.kind == "step_reminder").collect()
         };
+        // The demo's own steps have theirs too (the first change brings them all in line); this
+        // step's is the one at its time.
+        let at = |list: &[OutboxMessage], when| list.iter().filter(|m| m.send_after == when).count();
+        let first = nine(due - Duration::days(3));
         let pending = reminders(outbox(&app, &admin, "pending").await);
-        assert_eq!(pending.len(), 1, "{pending:?}");
-        assert_eq!(pending[0].send_after, nine(due - Duration::days(3)), "09:00 three days before");
-        assert!(!pending[0].subject.contains("carte"), "the step stays out of the subject");
+        assert_eq!(at(&pending, first), 1, "09:00 three days before: {pending:?}");
+        assert!(pending.iter().all(|m| !m.subject.contains("carte")), "the step stays out of the subject");
 
         // Moved: the reminder moves with it; a note changes nothing.
         let later = due + Duration::days(7);
@@ -519,14 +522,16 @@ both_backends! {
         let moved = json!({ "due_date": later });
         assert_eq!(app.request(reqwest::Method::PATCH, &path, Some(&social), Some(&moved)).await.status(), 200);
         assert_eq!(app.post_json(&format!("{path}/notes"), Some(&social), &json!({ "text": "Rendez-vous pris" })).await.status(), 201);
+        let second = nine(later - Duration::days(3));
         let pending = reminders(outbox(&app, &admin, "pending").await);
-        assert_eq!(pending.len(), 1, "{pending:?}");
-        assert_eq!(pending[0].send_after, nine(later - Duration::days(3)));
-        assert_eq!(reminders(outbox(&app, &admin, "cancelled").await).len(), 1);
+        assert_eq!((at(&pending, first), at(&pending, second)), (0, 1), "{pending:?}");
+        let cancelled = reminders(outbox(&app, &admin, "cancelled").await);
+        assert_eq!((at(&cancelled, first), cancelled.len()), (1, 1));
 
-        // Done, or waiting on the agency instead of the family: no reminder.
+        // Done: no reminder.
         let done = json!({ "status": "done" });
         assert_eq!(app.request(reqwest::Method::PATCH, &path, Some(&social), Some(&done)).await.status(), 200);
-        assert!(reminders(outbox(&app, &admin, "pending").await).is_empty());
+        let pending = reminders(outbox(&app, &admin, "pending").await);
+        assert_eq!(at(&pending, second), 0, "{pending:?}");
     }
 }
