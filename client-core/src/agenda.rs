@@ -778,6 +778,7 @@ mod tests {
                 })
                 .into_iter()
                 .collect(),
+            place: None,
         };
         w.doc.invitations.insert(
             "yes".into(),

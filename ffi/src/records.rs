@@ -545,6 +545,9 @@ pub struct Invitation {
     pub title: String,
     pub starts_at: SystemTime,
     pub answer: Option<Rsvp>,
+    /// After an acceptance, the server's word: `held` (a place is kept for the member) or
+    /// `waiting` (the session is full; the member is on its waiting list).
+    pub place: Option<String>,
 }
 
 impl From<InvitationView> for Invitation {
@@ -557,6 +560,7 @@ impl From<InvitationView> for Invitation {
             title: i.title,
             starts_at: from_millis(i.starts_at),
             answer: v.answer.map(Rsvp::from),
+            place: i.place,
         }
     }
 }

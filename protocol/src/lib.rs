@@ -13,6 +13,7 @@ pub mod error;
 pub mod family_days;
 pub mod ids;
 pub mod lang;
+pub mod living_labs;
 pub mod mail;
 pub mod roles;
 pub mod steps;

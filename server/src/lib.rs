@@ -19,6 +19,7 @@ pub mod family_days;
 pub mod health;
 pub mod json;
 pub mod links;
+pub mod living_labs;
 pub mod mail;
 pub mod openapi;
 pub mod prisons;

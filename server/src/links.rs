@@ -110,7 +110,7 @@ fn state_of(row: &Option<Row>) -> Result<(), Dead> {
     }
 }
 
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     text.chars()
         .map(|c| match c {
             '&' => "&amp;".to_owned(),
@@ -131,7 +131,7 @@ pub struct Page {
     body: String,
 }
 
-fn page(status: StatusCode, title: &str, body: &str) -> Page {
+pub(crate) fn page(status: StatusCode, title: &str, body: &str) -> Page {
     Page {
         status,
         title: title.to_owned(),
@@ -139,7 +139,7 @@ fn page(status: StatusCode, title: &str, body: &str) -> Page {
     }
 }
 
-fn render(page: Page) -> HttpResponse {
+pub(crate) fn render(page: Page) -> HttpResponse {
     let Page {
         status,
         title,

@@ -78,6 +78,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(crate::appointments::api::AppointmentsDoc::openapi());
     doc.merge(crate::accounts::caseload_requests::CaseloadRequestsDoc::openapi());
     doc.merge(crate::mail::api::MailDoc::openapi());
+    doc.merge(crate::living_labs::api::LivingLabsDoc::openapi());
     doc
 }
 

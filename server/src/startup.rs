@@ -11,8 +11,8 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::{
-    accounts, appointments, audit, auth, db, demo, families, family_days, health, links, mail,
-    openapi, prisons, steps, sync, telemetry, visits,
+    accounts, appointments, audit, auth, db, demo, families, family_days, health, links,
+    living_labs, mail, openapi, prisons, steps, sync, telemetry, visits,
 };
 
 pub struct Application {
@@ -159,6 +159,7 @@ fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
             .service(openapi::openapi_json)
             .service(api_v1())
             .configure(links::configure)
+            .configure(living_labs::links::configure)
             .default_service(web::to(no_route))
     })
     .listen(listener)?;
@@ -201,6 +202,7 @@ fn api_v1() -> actix_web::Scope {
         .configure(appointments::api::configure)
         .configure(accounts::caseload_requests::configure)
         .configure(mail::api::configure)
+        .configure(living_labs::api::configure)
 }
 
 /// Unmatched requests: a path that exists with another method is a 405, anything else a 404.

@@ -370,6 +370,10 @@ pub struct Invitation {
     pub starts_at: i64,
     /// Append-only; the latest answer counts ([`super::status::invitation_answer`]).
     pub answers: Vec<InvitationAnswer>,
+    /// The server's word on an acceptance: `held` (a place is kept) or `waiting` (the session
+    /// is full; the member is on its waiting list). Absent before an acceptance.
+    #[autosurgeon(missing = "Option::default")]
+    pub place: Option<String>,
 }
 
 wire_enum!(
@@ -798,6 +802,7 @@ mod tests {
                     at: 10,
                     by: Author::Member(member),
                 }],
+                place: None,
             },
         );
 

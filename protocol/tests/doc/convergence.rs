@@ -334,6 +334,7 @@ impl World {
                     title: "Living Lab".into(),
                     starts_at: at + 1,
                     answers: vec![],
+                    place: None,
                 };
                 write::put_entry(&mut tx, keys::INVITATIONS, &id, &invitation).expect("invitation");
             }

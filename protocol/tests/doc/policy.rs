@@ -65,6 +65,7 @@ fn invitation(id: &str, member: MemberId) -> Invitation {
         title: "Living Lab: the visit app".into(),
         starts_at: 1_000,
         answers: vec![],
+        place: None,
     }
 }
 

@@ -3,7 +3,7 @@
 
 pub mod api;
 pub mod caseload_requests;
-mod email;
+pub mod email;
 
 pub use email::EmailAddress;
 

@@ -445,6 +445,71 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    living_labs (id) {
+        id -> Text,
+        series_id -> Nullable<Text>,
+        title -> Text,
+        theme -> Text,
+        description -> Text,
+        date -> Date,
+        starts_at -> Text,
+        ends_at -> Text,
+        time_zone -> Text,
+        place -> Text,
+        online_link -> Nullable<Text>,
+        capacity -> Integer,
+        taken -> Integer,
+        languages -> Text,
+        accessibility -> Text,
+        agenda -> Text,
+        cancelled -> Bool,
+        created_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    living_lab_facilitators (living_lab_id, account_id) {
+        living_lab_id -> Text,
+        account_id -> Text,
+    }
+}
+
+diesel::table! {
+    living_lab_invitations (id) {
+        id -> Text,
+        living_lab_id -> Text,
+        role -> Text,
+        account_id -> Nullable<Text>,
+        member_id -> Nullable<Text>,
+        family_id -> Nullable<Text>,
+        email -> Nullable<Text>,
+        name -> Text,
+        language -> Text,
+        answer -> Nullable<Text>,
+        place -> Text,
+        waiting_since -> Nullable<Timestamp>,
+        note -> Nullable<Text>,
+        needs -> Text,
+        answered_at -> Nullable<Timestamp>,
+        attended -> Nullable<Bool>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    living_lab_links (id) {
+        id -> Text,
+        token_hash -> Text,
+        invitation_id -> Text,
+        answer -> Text,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(visitor_approvals -> family_members (member_id));
 diesel::joinable!(family_day_registrations -> family_days (family_day_id));
 diesel::joinable!(family_day_registrations -> families (family_id));
@@ -497,4 +562,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox,
     calendar_sequences,
     mail_opt_outs,
+    living_labs,
+    living_lab_facilitators,
+    living_lab_invitations,
+    living_lab_links,
 );

@@ -58,10 +58,15 @@ pub enum Kind {
     AppointmentReminder,
     StepReminder,
     EnrolmentCode,
+    LivingLabInvitation,
+    LivingLabInvitationGuest,
+    LivingLabConfirmed,
+    LivingLabCancelled,
+    LivingLabReminder,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 17] = [
+    pub const ALL: [Kind; 22] = [
         Self::VisitConfirmed,
         Self::VisitProposed,
         Self::VisitDeclined,
@@ -79,6 +84,11 @@ impl Kind {
         Self::AppointmentReminder,
         Self::StepReminder,
         Self::EnrolmentCode,
+        Self::LivingLabInvitation,
+        Self::LivingLabInvitationGuest,
+        Self::LivingLabConfirmed,
+        Self::LivingLabCancelled,
+        Self::LivingLabReminder,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -100,6 +110,11 @@ impl Kind {
             Self::AppointmentReminder => "appointment_reminder",
             Self::StepReminder => "step_reminder",
             Self::EnrolmentCode => "enrolment_code",
+            Self::LivingLabInvitation => "living_lab_invitation",
+            Self::LivingLabInvitationGuest => "living_lab_invitation_guest",
+            Self::LivingLabConfirmed => "living_lab_confirmed",
+            Self::LivingLabCancelled => "living_lab_cancelled",
+            Self::LivingLabReminder => "living_lab_reminder",
         }
     }
 
@@ -120,18 +135,21 @@ impl Kind {
                 | Self::FamilyDayReminder
                 | Self::AppointmentReminder
                 | Self::StepReminder
+                | Self::LivingLabReminder
         )
     }
 
     /// The calendar entry the message carries, if any.
     pub fn calendar(self) -> Option<ics::Method> {
         match self {
-            Self::VisitConfirmed | Self::FamilyDayRegistered | Self::AppointmentConfirmed => {
-                Some(ics::Method::Request)
-            }
-            Self::VisitCancelled | Self::FamilyDayCancelled | Self::AppointmentCancelled => {
-                Some(ics::Method::Cancel)
-            }
+            Self::VisitConfirmed
+            | Self::FamilyDayRegistered
+            | Self::AppointmentConfirmed
+            | Self::LivingLabConfirmed => Some(ics::Method::Request),
+            Self::VisitCancelled
+            | Self::FamilyDayCancelled
+            | Self::AppointmentCancelled
+            | Self::LivingLabCancelled => Some(ics::Method::Cancel),
             _ => None,
         }
     }
@@ -196,6 +214,31 @@ impl Kind {
             Self::AppointmentReminder => &["name", "other", "date", "start", "place", "purpose"],
             Self::StepReminder => &["name", "title", "due"],
             Self::EnrolmentCode => &["name", "code", "expires"],
+            Self::LivingLabInvitation => &[
+                "name",
+                "title",
+                "date",
+                "start",
+                "end",
+                "place",
+                "description",
+            ],
+            Self::LivingLabInvitationGuest => &[
+                "name",
+                "title",
+                "date",
+                "start",
+                "end",
+                "place",
+                "description",
+                "accept_link",
+                "tentative_link",
+                "decline_link",
+            ],
+            Self::LivingLabConfirmed | Self::LivingLabReminder => {
+                &["name", "title", "date", "start", "end", "place"]
+            }
+            Self::LivingLabCancelled => &["name", "title", "date", "start"],
         }
     }
 }

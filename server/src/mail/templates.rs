@@ -376,6 +376,14 @@ mod tests {
             ),
             ("due", format::date(language, due)),
             ("code", "K7QX-3MPD".to_owned()),
+            (
+                "description",
+                "How families hear of a transfer, and what helps.".to_owned(),
+            ),
+            (
+                "tentative_link",
+                "https://reguide.example/lab-links/maybe-token".to_owned(),
+            ),
         ]
         .into_iter()
         .collect()

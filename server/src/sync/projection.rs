@@ -22,13 +22,14 @@ use std::collections::BTreeMap;
 
 use automerge::Automerge;
 use chrono::{DateTime, Utc};
+use reguide_protocol::doc::status::invitation_answer;
 use reguide_protocol::doc::status::{
     RegistrationEventKind, VisitEventKind, open_registration_intents, open_visit_intents,
 };
-use reguide_protocol::doc::write::{EventList, server_event};
+use reguide_protocol::doc::write::{EventList, put_entry_field, server_event};
 use reguide_protocol::doc::{
-    Appointment, Author, DocRegistration, DocVisitRequest, Event, keys, read_collection,
-    read_entry, touched_entries,
+    Appointment, Author, DocRegistration, DocVisitRequest, Event, Invitation, keys,
+    read_collection, read_entry, touched_entries,
 };
 use reguide_protocol::family_days::NewRegistration;
 use reguide_protocol::visits::{Channel, NewVisitRequest, VisitStatus};
@@ -107,9 +108,68 @@ pub fn project(
             mail::events::appointment(conn, who.family, earlier.as_ref(), &current, now)?;
         }
     }
+    if touches(keys::INVITATIONS, None) {
+        answer_invitations(conn, who, base, copy, &touches, now)?;
+    }
     if touches(keys::STEPS, None) {
         let plan = mail::events::plan_step_reminders(copy, now)?;
         mail::events::step_reminders(conn, who.family, &plan)?;
+    }
+    Ok(())
+}
+
+/// Living Lab answers new in this sync: each goes through the session's capacity and waiting
+/// list like any other answer; the places it gives are written into the synced document (and,
+/// for members of other families promoted meanwhile, into theirs). An answer the session no
+/// longer takes (started, cancelled) stays in the document and changes nothing.
+fn answer_invitations(
+    conn: &mut DbConn,
+    who: Syncer,
+    base: &Automerge,
+    copy: &mut Automerge,
+    touches: &dyn Fn(&str, Option<&str>) -> bool,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    let before: BTreeMap<String, Invitation> = read_collection(base, keys::INVITATIONS)
+        .map_err(|e| internal("reading the stored document", e))?;
+    let after: BTreeMap<String, Invitation> = read_collection(copy, keys::INVITATIONS)
+        .map_err(|e| internal("reading the synced document", e))?;
+    for (id, invitation) in &after {
+        if !touches(keys::INVITATIONS, Some(id)) {
+            continue;
+        }
+        let latest = invitation_answer(&invitation.answers);
+        let earlier = before.get(id).and_then(|i| invitation_answer(&i.answers));
+        let Some(latest) = latest.filter(|l| Some(*l) != earlier) else {
+            continue;
+        };
+        if !matches!(latest.by, Author::Member(m) if m == invitation.member_id) {
+            continue;
+        }
+        let places = match crate::living_labs::answer(
+            conn,
+            id,
+            latest.answer,
+            latest.note.as_deref(),
+            &[],
+            now,
+        ) {
+            Ok((_, places)) => places,
+            Err(e) if is_business(&e) => continue,
+            Err(e) => return Err(e),
+        };
+        let (here, elsewhere): (Vec<_>, Vec<_>) = places
+            .into_iter()
+            .partition(|(family, ..)| *family == who.family);
+        crate::living_labs::write_places(conn, &elsewhere)?;
+        if !here.is_empty() {
+            let mut tx = copy.transaction();
+            for (_, invitation, word) in &here {
+                put_entry_field(&mut tx, keys::INVITATIONS, invitation, "place", word)
+                    .map_err(|e| internal("writing a place", e))?;
+            }
+            tx.commit();
+        }
     }
     Ok(())
 }

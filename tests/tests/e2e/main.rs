@@ -15,6 +15,7 @@ mod demo;
 mod enrolment;
 mod family_days;
 mod health;
+mod living_labs;
 mod mail;
 mod migrations;
 mod steps;

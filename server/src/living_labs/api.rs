@@ -1,0 +1,205 @@
+//! `/api/v1/living-labs…`.
+
+use actix_web::{HttpResponse, get, post, web};
+use chrono::Utc;
+use reguide_protocol::Role;
+use reguide_protocol::living_labs::{
+    LabAnswer, LabInvitation, LabOverview, LivingLab, NewInvitations, NewLivingLab,
+};
+use utoipa::OpenApi;
+use uuid::Uuid;
+
+use crate::auth::principal::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::json::Json;
+use crate::living_labs as labs;
+use crate::state::AppState;
+
+type Err = reguide_protocol::ErrorBody;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(create)
+        .service(list)
+        .service(get_one)
+        .service(overview)
+        .service(invite)
+        .service(answer);
+}
+
+#[derive(Debug, OpenApi)]
+#[openapi(paths(create, list, get_one, overview, invite, answer))]
+pub struct LivingLabsDoc;
+
+#[utoipa::path(post, path = "/api/v1/living-labs", tag = "living_labs",
+    request_body = NewLivingLab,
+    responses((status = 201, description = "the session, or every session of the series", body = [LivingLab]),
+        (status = 400, body = Err), (status = 401, body = Err),
+        (status = 403, description = "facilitators and administrators only", body = Err)),
+    security(("bearer" = [])))]
+#[post("/living-labs")]
+pub async fn create(
+    state: web::Data<AppState>,
+    principal: Principal,
+    body: Json<NewLivingLab>,
+) -> ApiResult<HttpResponse> {
+    if !(principal.is_admin() || principal.has_role(Role::Facilitator)) {
+        return Err(ApiError::Forbidden(
+            "only facilitators and administrators plan Living Labs".into(),
+        ));
+    }
+    let new = body.into_inner();
+    let by = principal.account_id;
+    let made = state
+        .write(move |conn| {
+            let today = Utc::now()
+                .with_timezone(&reguide_protocol::time::DEFAULT_TIME_ZONE)
+                .date_naive();
+            let ids = labs::create(conn, by, &new, today)?;
+            ids.iter()
+                .map(|id| {
+                    let row = labs::load(conn, *id)?;
+                    labs::wire(conn, &row)
+                })
+                .collect::<ApiResult<Vec<_>>>()
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(made))
+}
+
+#[utoipa::path(get, path = "/api/v1/living-labs", tag = "living_labs",
+    responses((status = 200, description = "the sessions the caller runs or is invited to, soonest first",
+        body = [LivingLab]), (status = 401, body = Err)),
+    security(("bearer" = [])))]
+#[get("/living-labs")]
+pub async fn list(state: web::Data<AppState>, principal: Principal) -> ApiResult<HttpResponse> {
+    let list = state
+        .db(move |conn| labs::visible(conn, &principal))
+        .await?;
+    Ok(HttpResponse::Ok().json(list))
+}
+
+#[utoipa::path(get, path = "/api/v1/living-labs/{id}", tag = "living_labs",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = LivingLab), (status = 401, body = Err),
+        (status = 404, description = "`living_lab_not_found`, also for sessions the caller neither runs nor is invited to", body = Err)),
+    security(("bearer" = [])))]
+#[get("/living-labs/{id}")]
+pub async fn get_one(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let id = path.into_inner();
+    let lab = state
+        .db(move |conn| {
+            let row = labs::load(conn, id)?;
+            if labs::runs(conn, &principal, &row)?
+                || labs::own_invitation(conn, &principal, &row.id)?.is_some()
+            {
+                labs::wire(conn, &row)
+            } else {
+                Err(labs::not_found())
+            }
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(lab))
+}
+
+#[utoipa::path(get, path = "/api/v1/living-labs/{id}/invitations", tag = "living_labs",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, description = "everyone invited, answers, needs and the waiting list", body = LabOverview),
+        (status = 401, body = Err), (status = 404, body = Err)),
+    security(("bearer" = [])))]
+#[get("/living-labs/{id}/invitations")]
+pub async fn overview(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let id = path.into_inner();
+    let seen = state
+        .db(move |conn| {
+            let lab = labs::require_runs(conn, &principal, id)?;
+            labs::overview(conn, &lab)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(seen))
+}
+
+#[utoipa::path(post, path = "/api/v1/living-labs/{id}/invitations", tag = "living_labs",
+    params(("id" = Uuid, Path)), request_body = NewInvitations,
+    responses((status = 201, description = "the session with everyone invited", body = LabOverview),
+        (status = 400, body = Err), (status = 401, body = Err), (status = 404, body = Err),
+        (status = 409, description = "`living_lab_cancelled`, `living_lab_started`", body = Err)),
+    security(("bearer" = [])))]
+#[post("/living-labs/{id}/invitations")]
+pub async fn invite(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<Uuid>,
+    body: Json<NewInvitations>,
+) -> ApiResult<HttpResponse> {
+    let id = path.into_inner();
+    let who = body.into_inner();
+    let seen = state
+        .write(move |conn| {
+            let lab = labs::require_runs(conn, &principal, id)?;
+            labs::invite(conn, &lab, &who, Utc::now())?;
+            crate::audit::record(
+                conn,
+                Some(principal.account_id),
+                "living_lab_invitations_sent",
+                Some(crate::audit::Object::new("living_lab", &id)),
+            )?;
+            labs::overview(conn, &lab)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(seen))
+}
+
+#[utoipa::path(post, path = "/api/v1/living-labs/{id}/answer", tag = "living_labs",
+    params(("id" = Uuid, Path)), request_body = LabAnswer,
+    responses((status = 200, description = "the caller's invitation as it stands", body = LabInvitation),
+        (status = 400, body = Err), (status = 401, body = Err),
+        (status = 403, description = "family members answer in the app", body = Err),
+        (status = 404, body = Err),
+        (status = 409, description = "`living_lab_cancelled`, `living_lab_started`", body = Err)),
+    security(("bearer" = [])))]
+#[post("/living-labs/{id}/answer")]
+pub async fn answer(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<Uuid>,
+    body: Json<LabAnswer>,
+) -> ApiResult<HttpResponse> {
+    let id = path.into_inner();
+    let reply = body.into_inner();
+    let mine = state
+        .write(move |conn| {
+            let lab = labs::load(conn, id)?;
+            let invitation =
+                labs::own_invitation(conn, &principal, &lab.id)?.ok_or_else(labs::not_found)?;
+            if invitation.member_id.is_some() {
+                return Err(ApiError::Forbidden(
+                    "family members answer in the app, where the answer also works offline".into(),
+                ));
+            }
+            let (_, places) = labs::answer(
+                conn,
+                &invitation.id,
+                reply.answer,
+                reply.note.as_deref(),
+                &reply.needs,
+                Utc::now(),
+            )?;
+            labs::write_places(conn, &places)?;
+            let lab = labs::load(conn, id)?;
+            labs::overview(conn, &lab)?
+                .invitations
+                .into_iter()
+                .find(|i| i.id.to_string() == invitation.id)
+                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("an invitation vanished")))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(mine))
+}
