@@ -320,9 +320,11 @@ pub fn reminders(
         );
     }
 
-    // Living Lab sessions this member said yes (or maybe) to.
+    // Living Lab sessions this member said yes (or maybe) to, unless called off.
+    const CANCELLED_SESSION: &str = "cancelled";
     for invitation in doc.invitations.values() {
         if invitation.member_id != member
+            || invitation.place.as_deref() == Some(CANCELLED_SESSION)
             || !matches!(
                 invitation_rsvp(&invitation.answers),
                 Some(Rsvp::Accepted | Rsvp::Tentative)
@@ -779,6 +781,7 @@ mod tests {
                 .into_iter()
                 .collect(),
             place: None,
+            summary: None,
         };
         w.doc.invitations.insert(
             "yes".into(),
@@ -792,6 +795,10 @@ mod tests {
             "karims".into(),
             invitation("karims", w.karim, Some(Rsvp::Accepted)),
         );
+        // Accepted, then the session was called off: no reminder.
+        let mut called_off = invitation("called_off", w.fatima, Some(Rsvp::Accepted));
+        called_off.place = Some("cancelled".into());
+        w.doc.invitations.insert("called_off".into(), called_off);
         let day_id = uuid::Uuid::new_v4();
         let day_start = local_instant(
             BRUSSELS,

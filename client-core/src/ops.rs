@@ -214,6 +214,7 @@ impl Client {
                 i.member_id == member
                     && invitation_rsvp(&i.answers).is_none()
                     && i.starts_at > now.timestamp_millis()
+                    && i.place.as_deref() != Some("cancelled")
             })
             .count();
         Ok(Overview {

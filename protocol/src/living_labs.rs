@@ -220,3 +220,21 @@ pub struct LabOverview {
     /// How many asked for each need.
     pub needs: Vec<(Need, i64)>,
 }
+
+/// `PUT /api/v1/living-labs/{id}/attendance`: the invitations that attended; the others did not.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Attendance {
+    pub attended: Vec<uuid::Uuid>,
+}
+
+/// What was agreed and the next steps: `PUT` by facilitators, `GET` by those who attended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct LabSummary {
+    pub summary: String,
+    #[serde(default)]
+    pub next_steps: String,
+}

@@ -19,6 +19,9 @@ CREATE TABLE living_labs (
     accessibility TEXT NOT NULL,
     agenda TEXT NOT NULL,
     cancelled BOOLEAN NOT NULL DEFAULT FALSE,
+    -- After the session: what was agreed and the next steps, for those who attended.
+    summary TEXT,
+    next_steps TEXT,
     created_by TEXT NOT NULL REFERENCES accounts (id),
     created_at TIMESTAMP NOT NULL,
     CHECK (capacity > 0),

@@ -370,10 +370,14 @@ pub struct Invitation {
     pub starts_at: i64,
     /// Append-only; the latest answer counts ([`super::status::invitation_answer`]).
     pub answers: Vec<InvitationAnswer>,
-    /// The server's word on an acceptance: `held` (a place is kept) or `waiting` (the session
-    /// is full; the member is on its waiting list). Absent before an acceptance.
+    /// The server's word: `held` (a place is kept) or `waiting` (the session is full; the
+    /// member is on its waiting list) after an acceptance, `cancelled` when the session is
+    /// called off. Absent otherwise.
     #[autosurgeon(missing = "Option::default")]
     pub place: Option<String>,
+    /// After the session, for a member who attended: what was agreed and the next steps.
+    #[autosurgeon(missing = "Option::default")]
+    pub summary: Option<String>,
 }
 
 wire_enum!(
@@ -803,6 +807,7 @@ mod tests {
                     by: Author::Member(member),
                 }],
                 place: None,
+                summary: None,
             },
         );
 

@@ -335,6 +335,7 @@ impl World {
                     starts_at: at + 1,
                     answers: vec![],
                     place: None,
+                    summary: None,
                 };
                 write::put_entry(&mut tx, keys::INVITATIONS, &id, &invitation).expect("invitation");
             }

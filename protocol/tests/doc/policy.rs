@@ -66,6 +66,7 @@ fn invitation(id: &str, member: MemberId) -> Invitation {
         starts_at: 1_000,
         answers: vec![],
         place: None,
+        summary: None,
     }
 }
 

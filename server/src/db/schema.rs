@@ -464,6 +464,8 @@ diesel::table! {
         accessibility -> Text,
         agenda -> Text,
         cancelled -> Bool,
+        summary -> Nullable<Text>,
+        next_steps -> Nullable<Text>,
         created_by -> Text,
         created_at -> Timestamp,
     }

@@ -1,10 +1,12 @@
 //! `/api/v1/living-labs…`.
 
+use actix_web::put;
 use actix_web::{HttpResponse, get, post, web};
 use chrono::Utc;
 use reguide_protocol::Role;
 use reguide_protocol::living_labs::{
-    LabAnswer, LabInvitation, LabOverview, LivingLab, NewInvitations, NewLivingLab,
+    Attendance, LabAnswer, LabInvitation, LabOverview, LabSummary, LivingLab, NewInvitations,
+    NewLivingLab,
 };
 use utoipa::OpenApi;
 use uuid::Uuid;
@@ -23,11 +25,28 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(get_one)
         .service(overview)
         .service(invite)
-        .service(answer);
+        .service(answer)
+        .service(cancel)
+        .service(attendance)
+        .service(put_summary)
+        .service(get_summary)
+        .service(export);
 }
 
 #[derive(Debug, OpenApi)]
-#[openapi(paths(create, list, get_one, overview, invite, answer))]
+#[openapi(paths(
+    create,
+    list,
+    get_one,
+    overview,
+    invite,
+    answer,
+    cancel,
+    attendance,
+    put_summary,
+    get_summary,
+    export
+))]
 pub struct LivingLabsDoc;
 
 #[utoipa::path(post, path = "/api/v1/living-labs", tag = "living_labs",
@@ -202,4 +221,134 @@ pub async fn answer(
         })
         .await?;
     Ok(HttpResponse::Ok().json(mine))
+}
+
+#[utoipa::path(post, path = "/api/v1/living-labs/{id}/cancel", tag = "living_labs",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, description = "the session, cancelled; those with a place are told", body = LivingLab),
+        (status = 401, body = Err), (status = 404, body = Err),
+        (status = 409, description = "`living_lab_cancelled`, `living_lab_started`", body = Err)),
+    security(("bearer" = [])))]
+#[post("/living-labs/{id}/cancel")]
+pub async fn cancel(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let id = path.into_inner();
+    let lab = state
+        .write(move |conn| {
+            let lab = labs::require_runs(conn, &principal, id)?;
+            labs::cancel(conn, &lab, Utc::now())?;
+            crate::audit::record(
+                conn,
+                Some(principal.account_id),
+                "living_lab_cancelled",
+                Some(crate::audit::Object::new("living_lab", &id)),
+            )?;
+            let lab = labs::load(conn, id)?;
+            labs::wire(conn, &lab)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(lab))
+}
+
+#[utoipa::path(put, path = "/api/v1/living-labs/{id}/attendance", tag = "living_labs",
+    params(("id" = Uuid, Path)), request_body = Attendance,
+    responses((status = 200, body = LabOverview), (status = 400, body = Err),
+        (status = 401, body = Err), (status = 404, body = Err),
+        (status = 409, description = "`living_lab_not_started`", body = Err)),
+    security(("bearer" = [])))]
+#[put("/living-labs/{id}/attendance")]
+pub async fn attendance(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<Uuid>,
+    body: Json<Attendance>,
+) -> ApiResult<HttpResponse> {
+    let id = path.into_inner();
+    let attended = body.into_inner().attended;
+    let seen = state
+        .write(move |conn| {
+            let lab = labs::require_runs(conn, &principal, id)?;
+            labs::record_attendance(conn, &lab, &attended, Utc::now())?;
+            labs::overview(conn, &lab)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(seen))
+}
+
+#[utoipa::path(put, path = "/api/v1/living-labs/{id}/summary", tag = "living_labs",
+    params(("id" = Uuid, Path)), request_body = LabSummary,
+    responses((status = 200, body = LabSummary), (status = 400, body = Err),
+        (status = 401, body = Err), (status = 404, body = Err),
+        (status = 409, description = "`attendance_not_recorded`", body = Err)),
+    security(("bearer" = [])))]
+#[put("/living-labs/{id}/summary")]
+pub async fn put_summary(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<Uuid>,
+    body: Json<LabSummary>,
+) -> ApiResult<HttpResponse> {
+    let id = path.into_inner();
+    let text = body.into_inner();
+    let published = state
+        .write(move |conn| {
+            let lab = labs::require_runs(conn, &principal, id)?;
+            labs::publish_summary(conn, &lab, &text.summary, &text.next_steps)?;
+            let lab = labs::load(conn, id)?;
+            labs::summary_for(conn, &principal, &lab)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(published))
+}
+
+#[utoipa::path(get, path = "/api/v1/living-labs/{id}/summary", tag = "living_labs",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = LabSummary), (status = 401, body = Err),
+        (status = 403, description = "invited, but did not attend", body = Err),
+        (status = 404, description = "`living_lab_not_found`, `summary_not_published`", body = Err)),
+    security(("bearer" = [])))]
+#[get("/living-labs/{id}/summary")]
+pub async fn get_summary(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let id = path.into_inner();
+    let summary = state
+        .db(move |conn| {
+            let lab = labs::load(conn, id)?;
+            labs::summary_for(conn, &principal, &lab)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(summary))
+}
+
+#[utoipa::path(get, path = "/api/v1/living-labs/{id}/invitations.csv", tag = "living_labs",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, description = "everyone invited, for a spreadsheet", content_type = "text/csv"),
+        (status = 401, body = Err), (status = 404, body = Err)),
+    security(("bearer" = [])))]
+#[get("/living-labs/{id}/invitations.csv")]
+pub async fn export(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let id = path.into_inner();
+    let body = state
+        .db(move |conn| {
+            let lab = labs::require_runs(conn, &principal, id)?;
+            labs::csv(conn, &lab)
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            "Content-Disposition",
+            "attachment; filename=\"living-lab-invitations.csv\"",
+        ))
+        .body(body))
 }

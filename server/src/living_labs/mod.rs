@@ -66,6 +66,8 @@ pub struct LabRow {
     pub accessibility: String,
     pub agenda: String,
     pub cancelled: bool,
+    pub summary: Option<String>,
+    pub next_steps: Option<String>,
     pub created_by: String,
     pub created_at: NaiveDateTime,
 }
@@ -662,6 +664,7 @@ pub fn invite(
             starts_at: lab.starts_utc().timestamp_millis(),
             answers: Vec::new(),
             place: None,
+            summary: None,
         };
         store::edit_as_server(conn, FamilyId(parse_id(&family)?), |tx| {
             put_entry(tx, keys::INVITATIONS, &id, &entry)
@@ -987,4 +990,193 @@ pub fn overview(conn: &mut DbConn, lab: &LabRow) -> ApiResult<LabOverview> {
         needs,
         invitations,
     })
+}
+
+fn invitations_of(conn: &mut DbConn, lab: &str) -> ApiResult<Vec<InvitationRow>> {
+    Ok(invitations::table
+        .filter(invitations::living_lab_id.eq(lab))
+        .order((invitations::created_at.asc(), invitations::id.asc()))
+        .select(InvitationRow::as_select())
+        .load(conn)?)
+}
+
+/// Calls a session off: those who held a place get a cancellation that removes the calendar
+/// entry, reminders are called off, and members' family documents say `cancelled`.
+pub fn cancel(conn: &mut DbConn, lab: &LabRow, now: DateTime<Utc>) -> ApiResult<()> {
+    lock(conn, &lab.id)?;
+    if lab.cancelled {
+        return Err(lab_cancelled());
+    }
+    if lab.starts_utc() <= now {
+        return Err(lab_started());
+    }
+    diesel::update(living_labs::table.find(&lab.id))
+        .set((living_labs::cancelled.eq(true), living_labs::taken.eq(0)))
+        .execute(conn)?;
+    let mut places = Vec::new();
+    for row in invitations_of(conn, &lab.id)? {
+        let held = row.place == Place::Held.as_str();
+        diesel::update(invitations::table.find(&row.id))
+            .set(invitations::place.eq(Place::None.as_str()))
+            .execute(conn)?;
+        mail::cancel_pending(conn, &format!("living_lab:{}:{}", lab.id, row.id))?;
+        if let (Some(_), Some(family)) = (&row.member_id, &row.family_id) {
+            places.push((
+                FamilyId(parse_id(family)?),
+                row.id.clone(),
+                Some("cancelled".to_owned()),
+            ));
+        }
+        if held && let Some(to) = row.recipient(conn)? {
+            let mut cancelled = message(Kind::LivingLabCancelled, lab, &row.id);
+            cancelled.calendar = Some(calendar(lab, &row.id));
+            send(conn, lab, &to, &mut cancelled, &[])?;
+        }
+    }
+    write_places(conn, &places)
+}
+
+/// Records who came, once the session has started: the listed invitations attended, the
+/// others did not.
+pub fn record_attendance(
+    conn: &mut DbConn,
+    lab: &LabRow,
+    attended: &[Uuid],
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    if lab.starts_utc() > now {
+        return Err(ApiError::conflict(
+            "living_lab_not_started",
+            "attendance is recorded once the session has started",
+        ));
+    }
+    let rows = invitations_of(conn, &lab.id)?;
+    let listed: Vec<String> = attended.iter().map(Uuid::to_string).collect();
+    if let Some(stranger) = listed.iter().find(|id| !rows.iter().any(|r| &r.id == *id)) {
+        return Err(ApiError::invalid(
+            "invitation_not_found",
+            "attended",
+            format!("{stranger} is not an invitation to this session"),
+        ));
+    }
+    for row in rows {
+        diesel::update(invitations::table.find(&row.id))
+            .set(invitations::attended.eq(Some(listed.contains(&row.id))))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Publishes what was agreed and the next steps, once attendance is recorded; members who
+/// attended find it in their family document.
+pub fn publish_summary(
+    conn: &mut DbConn,
+    lab: &LabRow,
+    summary: &str,
+    next_steps: &str,
+) -> ApiResult<()> {
+    let summary = free_text(summary, "summary", 4000)?;
+    let next_steps = if next_steps.trim().is_empty() {
+        String::new()
+    } else {
+        free_text(next_steps, "next_steps", 4000)?
+    };
+    let rows = invitations_of(conn, &lab.id)?;
+    if rows.iter().all(|r| r.attended.is_none()) {
+        return Err(ApiError::conflict(
+            "attendance_not_recorded",
+            "record who attended first: the summary is for them",
+        ));
+    }
+    diesel::update(living_labs::table.find(&lab.id))
+        .set((
+            living_labs::summary.eq(&summary),
+            living_labs::next_steps.eq(&next_steps),
+        ))
+        .execute(conn)?;
+    let text = if next_steps.is_empty() {
+        summary
+    } else {
+        format!("{summary}\n\n{next_steps}")
+    };
+    for row in rows.iter().filter(|r| r.attended == Some(true)) {
+        if let Some(family) = &row.family_id {
+            let family = FamilyId(parse_id(family)?);
+            store::edit_as_server(conn, family, |tx| {
+                put_entry_field(
+                    tx,
+                    keys::INVITATIONS,
+                    &row.id,
+                    "summary",
+                    &Some(text.clone()),
+                )
+                .map_err(|e| ApiError::internal(anyhow::anyhow!("writing a summary: {e}")))
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// The summary, for those who run the session and those who attended it.
+pub fn summary_for(
+    conn: &mut DbConn,
+    principal: &Principal,
+    lab: &LabRow,
+) -> ApiResult<reguide_protocol::living_labs::LabSummary> {
+    let allowed = runs(conn, principal, lab)?
+        || own_invitation(conn, principal, &lab.id)?.is_some_and(|i| i.attended == Some(true));
+    if !allowed {
+        if own_invitation(conn, principal, &lab.id)?.is_some() {
+            return Err(ApiError::Forbidden(
+                "the summary is for those who attended".into(),
+            ));
+        }
+        return Err(not_found());
+    }
+    match (&lab.summary, &lab.next_steps) {
+        (Some(summary), next) => Ok(reguide_protocol::living_labs::LabSummary {
+            summary: summary.clone(),
+            next_steps: next.clone().unwrap_or_default(),
+        }),
+        (None, _) => Err(ApiError::not_found(
+            "summary_not_published",
+            "no summary has been published for this session yet",
+        )),
+    }
+}
+
+/// The invitations as CSV, for a spreadsheet.
+pub fn csv(conn: &mut DbConn, lab: &LabRow) -> ApiResult<String> {
+    use crate::csv::{quote, typed};
+    let seen = overview(conn, lab)?;
+    let mut out =
+        String::from("name,kind,role,email,language,answer,place,position,needs,note,attended\r\n");
+    for i in &seen.invitations {
+        let fields = [
+            typed(&i.name),
+            quote(&i.kind),
+            quote(i.role.as_str()),
+            typed(i.email.as_deref().unwrap_or_default()),
+            quote(i.language.code()),
+            quote(i.answer.map(|a| a.as_str()).unwrap_or_default()),
+            quote(i.place.as_str()),
+            i.position.map(|p| p.to_string()).unwrap_or_default(),
+            quote(
+                &i.needs
+                    .iter()
+                    .map(|n| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
+            typed(i.note.as_deref().unwrap_or_default()),
+            match i.attended {
+                Some(true) => "yes".into(),
+                Some(false) => "no".into(),
+                None => String::new(),
+            },
+        ];
+        out.push_str(&fields.join(","));
+        out.push_str("\r\n");
+    }
+    Ok(out)
 }

@@ -247,4 +247,89 @@ both_backends! {
         assert_eq!(seen.living_lab.taken, 3);
         assert_eq!(seen.invitations.iter().filter(|i| i.place == Place::Waiting).count(), 4);
     }
+
+    async fn a_cancelled_session_removes_the_calendar_entries_it_gave(app: TestApp) {
+        let v = app.visits_demo().await;
+        let facilitator = app.login_as(DemoUser::Facilitator).await;
+        let social = app.login_as(DemoUser::SocialWorker).await;
+        let lab = plan(&app, &facilitator, &session(9, 5)).await[0].id;
+        invite(&app, &facilitator, lab, &json!({ "accounts": [v.demo.account(DemoUser::SocialWorker)] })).await;
+        let accepted = app.post_json(&format!("{LABS}/{lab}/answer"), Some(&social), &json!({ "answer": "accepted" })).await;
+        assert_eq!(accepted.status(), 200);
+        let folder = app.config.data_dir.join("mail");
+        let calendars = |mails: &[Mail], method: &str| -> Vec<reguide_tests::mail::Calendar> {
+            mails.iter().filter_map(|m| m.calendar.clone()).filter(|c| c.uid.starts_with("living-lab-") && c.method == method).collect()
+        };
+        let started = std::time::Instant::now();
+        while calendars(&read_folder(&folder), "REQUEST").is_empty() {
+            assert!(started.elapsed().as_secs() < 30, "no confirmation");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let cancelled: LivingLab = expect_json(app.post_empty(&format!("{LABS}/{lab}/cancel"), Some(&facilitator)).await, 200).await;
+        assert!(cancelled.cancelled && cancelled.taken == 0);
+        let started = std::time::Instant::now();
+        let entry = loop {
+            let mails = read_folder(&folder);
+            if let Some(c) = calendars(&mails, "CANCEL").into_iter().next() {
+                break c;
+            }
+            assert!(started.elapsed().as_secs() < 30, "no cancellation");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        };
+        let request = calendars(&read_folder(&folder), "REQUEST").remove(0);
+        assert_eq!((entry.uid, entry.sequence), (request.uid, request.sequence + 1));
+        assert_error(app.post_json(&format!("{LABS}/{lab}/answer"), Some(&social), &json!({ "answer": "accepted" })).await, 409, "living_lab_cancelled").await;
+        assert_error(app.post_empty(&format!("{LABS}/{lab}/cancel"), Some(&facilitator)).await, 409, "living_lab_cancelled").await;
+        assert_error(app.post_empty(&format!("{LABS}/{lab}/cancel"), Some(&social)).await, 404, "living_lab_not_found").await;
+    }
+
+    async fn after_the_session_attendance_and_a_summary_for_those_who_came(app: TestApp) {
+        let v = app.visits_demo().await;
+        let facilitator = app.login_as(DemoUser::Facilitator).await;
+        let social = app.login_as(DemoUser::SocialWorker).await;
+        let coordinator = app.login_as(DemoUser::Coordinator).await;
+        let lab = plan(&app, &facilitator, &session(5, 5)).await[0].id;
+        let seen = invite(&app, &facilitator, lab, &json!({
+            "members": [v.a.member("Fatima Benali")],
+            "accounts": [v.demo.account(DemoUser::SocialWorker)],
+            "guests": [{ "email": "=cmd@example.org", "name": "=HYPERLINK(\"x\")", "role": "civil_society" }],
+        })).await;
+        let fatima = seen.invitations.iter().find(|i| i.kind == "member").expect("Fatima").id;
+        let summary = json!({ "summary": "Families hear of a transfer the same day.", "next_steps": "A leaflet by March." });
+
+        // Before it starts: no attendance; no summary before attendance.
+        let attendance = json!({ "attended": [fatima] });
+        assert_error(app.request(reqwest::Method::PUT, &format!("{LABS}/{lab}/attendance"), Some(&facilitator), Some(&attendance)).await, 409, "living_lab_not_started").await;
+        assert_error(app.request(reqwest::Method::PUT, &format!("{LABS}/{lab}/summary"), Some(&facilitator), Some(&summary)).await, 409, "attendance_not_recorded").await;
+        assert_eq!(app.execute_sql(&format!("UPDATE living_labs SET date = '2026-01-05' WHERE id = '{lab}'")), 1);
+
+        let stranger = json!({ "attended": [Uuid::new_v4()] });
+        assert_error(app.request(reqwest::Method::PUT, &format!("{LABS}/{lab}/attendance"), Some(&facilitator), Some(&stranger)).await, 400, "invitation_not_found").await;
+        assert_error(app.request(reqwest::Method::PUT, &format!("{LABS}/{lab}/attendance"), Some(&social), Some(&attendance)).await, 404, "living_lab_not_found").await;
+        let marked: LabOverview = expect_json(app.request(reqwest::Method::PUT, &format!("{LABS}/{lab}/attendance"), Some(&facilitator), Some(&attendance)).await, 200).await;
+        assert_eq!(marked.invitations.iter().filter(|i| i.attended == Some(true)).count(), 1);
+        assert_eq!(marked.invitations.iter().filter(|i| i.attended == Some(false)).count(), 2);
+        assert_eq!(app.request(reqwest::Method::PUT, &format!("{LABS}/{lab}/summary"), Some(&facilitator), Some(&summary)).await.status(), 200);
+
+        // The family who came reads it in the app; staff who did not may not; strangers see nothing.
+        let folders = tempfile::tempdir().expect("dir");
+        let phone = fatimas_phone(&app, folders.path().join("fatima")).await;
+        let read = blocking(move || {
+            let phone = phone;
+            phone.invitations().expect("invitations")[0].invitation.summary.clone()
+        }).await;
+        assert_eq!(read.as_deref(), Some("Families hear of a transfer the same day.\n\nA leaflet by March."));
+        assert_error(app.get(&format!("{LABS}/{lab}/summary"), Some(&social)).await, 403, "forbidden").await;
+        assert_error(app.get(&format!("{LABS}/{lab}/summary"), Some(&coordinator)).await, 404, "living_lab_not_found").await;
+
+        // The export, with typed text defused for spreadsheets.
+        let csv = app.get(&format!("{LABS}/{lab}/invitations.csv"), Some(&facilitator)).await;
+        assert_eq!(csv.status(), 200);
+        assert!(csv.headers()["content-type"].to_str().expect("type").starts_with("text/csv"));
+        let text = csv.text().await.expect("csv");
+        assert!(text.starts_with("name,kind,role,email,language,answer,place,position,needs,note,attended\r\n"));
+        assert!(text.contains("\"'=HYPERLINK(\"\"x\"\")\""), "{text}");
+        assert!(text.contains("Fatima Benali,member,family,"), "{text}");
+        assert_error(app.get(&format!("{LABS}/{lab}/invitations.csv"), Some(&social)).await, 404, "living_lab_not_found").await;
+    }
 }
