@@ -196,10 +196,85 @@ fn insert_demo(conn: &mut DbConn, hash: &str) -> Result<(), ApiError> {
 
     visits_demo::seed(conn, &[haren.id, brugge.id, lantin.id], social)?;
     steps_demo(conn, benali, social)?;
+    living_lab_demo(conn, facilitator, fatima.id, social)?;
 
     diesel::insert_into(instance_meta::table)
         .values((instance_meta::key.eq(MARKER), instance_meta::value.eq("1")))
         .execute(conn)?;
+    Ok(())
+}
+
+/// The monthly Living Lab on housing after release, run by the facilitator: Fatima and the
+/// social worker are invited, with a judge and a researcher outside reguide (their invitations,
+/// with answer links, are in the mail folder).
+fn living_lab_demo(
+    conn: &mut DbConn,
+    facilitator: AccountId,
+    fatima: reguide_protocol::MemberId,
+    social: AccountId,
+) -> Result<(), ApiError> {
+    use reguide_protocol::living_labs::{
+        Guest, NewInvitations, NewLivingLab, ParticipantRole, Repeat, Repetition,
+    };
+    let today = crate::steps::today();
+    let new = NewLivingLab {
+        title: "Living Lab : le logement après la libération".into(),
+        theme: "Logement".into(),
+        description: "Deux situations de familles, et ce qui aiderait à trouver un logement \
+                      dans le premier mois."
+            .into(),
+        date: today + chrono::Duration::days(14),
+        starts_at: chrono::NaiveTime::from_hms_opt(14, 0, 0).unwrap_or_default(),
+        ends_at: chrono::NaiveTime::from_hms_opt(16, 30, 0).unwrap_or_default(),
+        time_zone: None,
+        place: "Maison de justice de Bruxelles, salle 3".into(),
+        online_link: None,
+        capacity: 12,
+        languages: vec![Language::Fr, Language::Nl],
+        accessibility: "Accessible en fauteuil roulant.".into(),
+        agenda: vec![
+            "Accueil".into(),
+            "Deux situations".into(),
+            "Ce que nous convenons".into(),
+        ],
+        facilitators: Vec::new(),
+        repeat: Some(Repetition {
+            every: Repeat::Monthly,
+            count: 3,
+        }),
+    };
+    let sessions = crate::living_labs::create(conn, facilitator, &new, today)?;
+    let Some(first) = sessions.first() else {
+        return Ok(());
+    };
+    let lab = crate::living_labs::load(conn, *first)?;
+    let guest = |email: &str, name: &str, role, language| Guest {
+        email: email.into(),
+        name: name.into(),
+        role,
+        language: Some(language),
+    };
+    let who = NewInvitations {
+        accounts: vec![social],
+        members: vec![fatima],
+        role: Some(ParticipantRole::SocialWorker),
+        guests: vec![
+            guest(
+                "judge@example.org",
+                "Rechter Peeters",
+                ParticipantRole::Judge,
+                Language::Nl,
+            ),
+            guest(
+                "researcher@example.org",
+                "Dr. Amal Haddad",
+                ParticipantRole::Academic,
+                Language::En,
+            ),
+        ],
+        ..NewInvitations::default()
+    };
+    crate::living_labs::invite(conn, &lab, &who, chrono::Utc::now())?;
     Ok(())
 }
 

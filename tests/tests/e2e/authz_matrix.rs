@@ -45,6 +45,15 @@ enum Endpoint {
     UnassignCaseload,
     ReadAudit,
     CreatePrison,
+    ListLabs,
+    ReadLab,
+    CreateLab,
+    LabInvitations,
+    InviteToLab,
+    AnswerLab,
+    ExportLab,
+    MyEmail,
+    ReadOutbox,
 }
 
 /// The object of the call. Family A is the family member's own family and in the social
@@ -93,6 +102,18 @@ const MATRIX: &[(Endpoint, Object, [u16; 6])] = &[
     (UnassignCaseload,    Fixed,   [401,  403,   403,   403,   403,   204]),
     (ReadAudit,           Fixed,   [401,  403,   403,   403,   403,   200]),
     (CreatePrison,        Fixed,   [401,  403,   403,   403,   403,   201]),
+    // A session the facilitator runs, to which the family member and the social worker are
+    // invited; the coordinator is not. The administrator runs every session.
+    (ListLabs,            Fixed,   [401,  200,   200,   200,   200,   200]),
+    (ReadLab,             Fixed,   [401,  200,   200,   200,   404,   200]),
+    (CreateLab,           Fixed,   [401,  403,   201,   403,   403,   201]),
+    (LabInvitations,      Fixed,   [401,  404,   200,   404,   404,   200]),
+    (InviteToLab,         Fixed,   [401,  404,   201,   404,   404,   201]),
+    // Staff answer their own invitation; a family member answers in the app.
+    (AnswerLab,           Fixed,   [401,  403,   404,   200,   404,   404]),
+    (ExportLab,           Fixed,   [401,  404,   200,   404,   404,   200]),
+    (MyEmail,             Fixed,   [401,  200,   200,   200,   200,   200]),
+    (ReadOutbox,          Fixed,   [401,  403,   403,   403,   403,   200]),
 ];
 
 /// The ids the table's calls need.
@@ -104,6 +125,8 @@ struct Context {
     /// account.
     target: AccountId,
     target_grant: RoleGrantId,
+    /// The facilitator's session.
+    lab: uuid::Uuid,
 }
 
 impl Context {
@@ -225,6 +248,39 @@ impl Context {
                 "/api/v1/admin/prisons".into(),
                 Some(json!({ "name": format!("Prison {n}"), "city": "Mons" })),
             ),
+            ListLabs => (Method::GET, "/api/v1/living-labs".into(), None),
+            ReadLab => (
+                Method::GET,
+                format!("/api/v1/living-labs/{}", self.lab),
+                None,
+            ),
+            CreateLab => (
+                Method::POST,
+                "/api/v1/living-labs".into(),
+                Some(lab_body(n)),
+            ),
+            LabInvitations => (
+                Method::GET,
+                format!("/api/v1/living-labs/{}/invitations", self.lab),
+                None,
+            ),
+            InviteToLab => (
+                Method::POST,
+                format!("/api/v1/living-labs/{}/invitations", self.lab),
+                Some(json!({})),
+            ),
+            AnswerLab => (
+                Method::POST,
+                format!("/api/v1/living-labs/{}/answer", self.lab),
+                Some(json!({ "answer": "tentative" })),
+            ),
+            ExportLab => (
+                Method::GET,
+                format!("/api/v1/living-labs/{}/invitations.csv", self.lab),
+                None,
+            ),
+            MyEmail => (Method::GET, "/api/v1/me/email".into(), None),
+            ReadOutbox => (Method::GET, "/api/v1/admin/outbox".into(), None),
         }
     }
 }
@@ -240,6 +296,13 @@ fn expected_code(endpoint: Endpoint, status: u16) -> Option<&'static str> {
         ) =>
         {
             Some("family_not_found")
+        }
+        404 if matches!(
+            endpoint,
+            ReadLab | LabInvitations | InviteToLab | AnswerLab | ExportLab
+        ) =>
+        {
+            Some("living_lab_not_found")
         }
         _ => None,
     }
@@ -279,12 +342,45 @@ async fn setup(app: &TestApp) -> Context {
         .find(|g| g.role == Role::Facilitator)
         .expect("the facilitator grant")
         .id;
+    let facilitator = app.login_as(DemoUser::Facilitator).await;
+    let labs: Vec<Value> = expect_json(
+        app.post_json("/api/v1/living-labs", Some(&facilitator), &lab_body(0))
+            .await,
+        201,
+    )
+    .await;
+    let lab: uuid::Uuid = serde_json::from_value(labs[0]["id"].clone()).expect("an id");
+    let fatima = member_named(&app.family(&admin, demo.family_a).await, "Fatima Benali").id;
+    let invited = json!({
+        "members": [fatima],
+        "accounts": [demo.account(DemoUser::SocialWorker)],
+    });
+    let path = format!("/api/v1/living-labs/{lab}/invitations");
+    assert_eq!(
+        app.post_json(&path, Some(&facilitator), &invited)
+            .await
+            .status(),
+        201
+    );
     Context {
         demo,
         members,
         target: target.id,
         target_grant,
+        lab,
     }
+}
+
+/// A session three weeks ahead.
+fn lab_body(n: usize) -> Value {
+    json!({
+        "title": format!("Matrix Living Lab {n}"),
+        "date": chrono::Utc::now().date_naive() + chrono::Duration::days(21),
+        "starts_at": "10:00",
+        "ends_at": "12:00",
+        "place": "Brussels",
+        "capacity": 10,
+    })
 }
 
 both_backends! {

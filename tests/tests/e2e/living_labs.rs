@@ -4,11 +4,11 @@
 //! answers, needs and the waiting list; concurrent acceptances never exceed the capacity.
 
 use chrono::{Duration, Utc};
-use reguide_tests::mail::{Mail, read_folder, wait_for_files};
+use reguide_tests::mail::{Mail, SmtpSink, read_folder, wait_for_files};
 use reguide_tests::phones::{blocking, fatimas_phone};
 use reguide_tests::protocol::doc::Rsvp;
 use reguide_tests::protocol::living_labs::{LabOverview, LivingLab, Need, Place};
-use reguide_tests::{DemoUser, TestApp, assert_error, both_backends, expect_json};
+use reguide_tests::{Backend, DemoUser, TestApp, assert_error, both_backends, expect_json};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -84,13 +84,14 @@ both_backends! {
         let lab = made[0].id;
         assert_error(app.get(&format!("{LABS}/{lab}"), Some(&social)).await, 404, "living_lab_not_found").await;
         let theirs: Vec<LivingLab> = expect_json(app.get(LABS, Some(&social)).await, 200).await;
-        assert!(theirs.is_empty());
+        assert!(!theirs.iter().any(|l| l.id == lab), "not invited yet");
 
         // Invited by role, the social worker sees it; the invitations are the facilitator's.
         let seen = invite(&app, &facilitator, lab, &json!({ "roles": ["social_worker"], "role": "social_worker" })).await;
         assert!(seen.invitations.iter().any(|i| i.kind == "account" && i.role.as_str() == "social_worker"));
         let theirs: Vec<LivingLab> = expect_json(app.get(LABS, Some(&social)).await, 200).await;
-        assert_eq!(theirs.iter().map(|l| l.id).collect::<Vec<_>>(), vec![lab]);
+        assert!(theirs.iter().any(|l| l.id == lab));
+        assert!(!theirs.iter().any(|l| made[1..].iter().any(|m| m.id == l.id)), "only the session invited to");
         assert_eq!(app.get(&format!("{LABS}/{lab}"), Some(&social)).await.status(), 200);
         assert_error(app.get(&format!("{LABS}/{lab}/invitations"), Some(&social)).await, 404, "living_lab_not_found").await;
         assert_error(app.get(&format!("{LABS}/{lab}/invitations"), Some(&coordinator)).await, 404, "living_lab_not_found").await;
@@ -119,43 +120,54 @@ both_backends! {
         let bad_guest = json!({ "guests": [{ "email": "not an address", "name": "X", "role": "judge" }] });
         assert_error(app.post_json(&format!("{LABS}/{lab}/invitations"), Some(&facilitator), &bad_guest).await, 400, "invalid_email").await;
         let all: Vec<LivingLab> = expect_json(app.get(LABS, Some(&facilitator)).await, 200).await;
-        assert_eq!(all.len(), 3, "nothing half-written");
+        let ours = all.iter().filter(|l| l.title == "Living Lab: hearing of a transfer").count();
+        assert_eq!(ours, 3, "nothing half-written");
     }
 
-    async fn a_family_answers_offline_a_guest_from_the_email_and_staff_through_the_api(app: TestApp) {
+    async fn a_family_answers_offline_a_guest_from_a_real_email_and_staff_through_the_api(backend: Backend) {
+        let sink = SmtpSink::start();
+        let url = sink.url();
+        let app = TestApp::spawn_with(backend, move |c| c.mail.smtp_url = Some(url.into())).await;
         let v = app.visits_demo().await;
         let facilitator = app.login_as(DemoUser::Facilitator).await;
         let social = app.login_as(DemoUser::SocialWorker).await;
         let lab = plan(&app, &facilitator, &session(12, 10)).await[0].id;
-        let fatima_member = v.a.member("Fatima Benali");
-        invite(&app, &facilitator, lab, &json!({
-            "members": [fatima_member],
+        // The social worker's caseload: of its families, the members who can be reached.
+        let seen = invite(&app, &facilitator, lab, &json!({
+            "caseload_of": v.demo.account(DemoUser::SocialWorker),
             "accounts": [v.demo.account(DemoUser::SocialWorker)],
             "role": "social_worker",
             "guests": [{ "email": "judge.peeters@just.example", "name": "Judge Peeters", "role": "judge", "language": "nl" }],
         })).await;
+        let members: Vec<_> = seen.invitations.iter().filter(|i| i.kind == "member").collect();
+        assert_eq!(members.len(), 1, "Fatima: the caseload's only member with an account or address");
+        assert_eq!((members[0].family_id, members[0].role.as_str()), (Some(v.a.id), "family"));
 
         // The family's phone gets the invitation on its next sync and answers offline.
         let folders = tempfile::tempdir().expect("dir");
         let phone = fatimas_phone(&app, folders.path().join("fatima")).await;
+        let session_id = lab.to_string();
         let answered = blocking(move || {
             let mut phone = phone;
             let mine = phone.invitations().expect("invitations");
-            assert_eq!(mine.len(), 1, "the invitation reached the phone");
-            let id = mine[0].invitation.id.clone();
+            let invitation = mine.iter().find(|i| i.invitation.session_id == session_id).expect("the invitation reached the phone");
+            let id = invitation.invitation.id.clone();
             phone.answer_invitation(&id, Rsvp::Accepted, Some("I will need an interpreter".into())).expect("answer offline");
             phone.sync_now().expect("sync");
             let after = phone.invitations().expect("invitations");
-            (id, after[0].invitation.place.clone())
+            let place = after.iter().find(|i| i.invitation.id == id).and_then(|i| i.invitation.place.clone());
+            (id, place)
         }).await;
         assert_eq!(answered.1.as_deref(), Some("held"), "the server's word came back in the same sync");
 
-        // The guest's email, in Dutch, with three links; opening one changes nothing.
-        let folder = app.config.data_dir.join("mail");
+        // The guest's email, in Dutch, through a real SMTP server, with three links; Fatima's
+        // in French; opening a link changes nothing.
         let started = std::time::Instant::now();
         let links = loop {
-            let mails = read_folder(&folder);
+            let mails = sink.messages();
             if mails.iter().any(|m| m.to.contains("judge.peeters@just.example")) {
+                let hers = mails.iter().find(|m| m.to.contains("family@example.org") && m.subject.starts_with("Invitation")).expect("Fatima's invitation");
+                assert!(hers.text.contains("Living Lab"), "{}", hers.text);
                 let invitation = mails.iter().find(|m| m.to.contains("judge.peeters@just.example")).expect("found");
                 assert!(invitation.subject.starts_with("Uitnodiging"), "{}", invitation.subject);
                 break links_for(&mails, "judge.peeters@just.example");
@@ -176,8 +188,10 @@ both_backends! {
             .send().await.expect("post");
         assert_eq!(accepted.status(), 200);
         assert!(accepted.text().await.expect("html").contains("You have a place"));
+        let before = overview(&app, &facilitator, lab).await;
         assert_eq!(client.post(app.url(&links[0])).send().await.expect("post").status(), 410);
         assert_eq!(client.post(app.url("/lab-links/rgd_forged")).send().await.expect("post").status(), 404);
+        assert_eq!(overview(&app, &facilitator, lab).await, before, "a reused or forged link changes nothing");
 
         // Staff answer through the API; a family member may not (they answer in the app).
         let mine: reguide_tests::protocol::living_labs::LabInvitation = expect_json(app.post_json(
@@ -200,7 +214,7 @@ both_backends! {
         // Those with a place get the calendar entry.
         let started = std::time::Instant::now();
         loop {
-            let mails = read_folder(&folder);
+            let mails = sink.messages();
             let confirmed = mails.iter().filter(|m| m.calendar.as_ref().is_some_and(|c| c.uid.starts_with("living-lab-"))).count();
             if confirmed >= 2 {
                 break;
@@ -244,6 +258,13 @@ both_backends! {
         let seen = overview(&app, &facilitator, lab).await;
         let promoted = seen.invitations.iter().find(|i| i.id == first_waiting).expect("there");
         assert_eq!(promoted.place, Place::Held);
+        // Told by email, with the calendar entry.
+        let address = promoted.email.clone().expect("a guest");
+        let started = std::time::Instant::now();
+        while !read_folder(&folder).iter().any(|m| m.to.contains(&address) && m.calendar.as_ref().is_some_and(|c| c.uid.contains(&first_waiting.to_string()))) {
+            assert!(started.elapsed().as_secs() < 30, "the promoted guest was not told");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
         assert_eq!(seen.living_lab.taken, 3);
         assert_eq!(seen.invitations.iter().filter(|i| i.place == Place::Waiting).count(), 4);
     }
@@ -303,6 +324,7 @@ both_backends! {
         assert_error(app.request(reqwest::Method::PUT, &format!("{LABS}/{lab}/summary"), Some(&facilitator), Some(&summary)).await, 409, "attendance_not_recorded").await;
         assert_eq!(app.execute_sql(&format!("UPDATE living_labs SET date = '2026-01-05' WHERE id = '{lab}'")), 1);
 
+        assert_error(app.post_json(&format!("{LABS}/{lab}/answer"), Some(&social), &json!({ "answer": "declined" })).await, 409, "living_lab_started").await;
         let stranger = json!({ "attended": [Uuid::new_v4()] });
         assert_error(app.request(reqwest::Method::PUT, &format!("{LABS}/{lab}/attendance"), Some(&facilitator), Some(&stranger)).await, 400, "invitation_not_found").await;
         assert_error(app.request(reqwest::Method::PUT, &format!("{LABS}/{lab}/attendance"), Some(&social), Some(&attendance)).await, 404, "living_lab_not_found").await;
@@ -314,9 +336,11 @@ both_backends! {
         // The family who came reads it in the app; staff who did not may not; strangers see nothing.
         let folders = tempfile::tempdir().expect("dir");
         let phone = fatimas_phone(&app, folders.path().join("fatima")).await;
+        let session_id = lab.to_string();
         let read = blocking(move || {
             let phone = phone;
-            phone.invitations().expect("invitations")[0].invitation.summary.clone()
+            let all = phone.invitations().expect("invitations");
+            all.into_iter().find(|i| i.invitation.session_id == session_id).and_then(|i| i.invitation.summary)
         }).await;
         assert_eq!(read.as_deref(), Some("Families hear of a transfer the same day.\n\nA leaflet by March."));
         assert_error(app.get(&format!("{LABS}/{lab}/summary"), Some(&social)).await, 403, "forbidden").await;
