@@ -211,6 +211,18 @@ both_backends! {
         assert_eq!((guest.answer, guest.place, guest.needs.clone()), (Some(Rsvp::Accepted), Place::Held, vec![Need::Accessibility]));
         assert!(seen.needs.contains(&(Need::Accessibility, 1)) && seen.needs.contains(&(Need::Childcare, 1)));
 
+        // Those with a place get a reminder the evening before, 18:00 Brussels time.
+        let admin = app.login_as(DemoUser::Admin).await;
+        let pending: Vec<reguide_tests::protocol::mail::OutboxMessage> = expect_json(
+            app.get("/api/v1/admin/outbox?state=pending&limit=500", Some(&admin)).await, 200).await;
+        let evening = reguide_tests::protocol::time::local_instant(
+            chrono_tz::Europe::Brussels,
+            seen.living_lab.date - Duration::days(1),
+            chrono::NaiveTime::from_hms_opt(18, 0, 0).expect("18:00"),
+        ).with_timezone(&Utc);
+        let reminders: Vec<_> = pending.iter().filter(|m| m.kind == "living_lab_reminder" && m.send_after == evening).collect();
+        assert_eq!(reminders.len(), 2, "Fatima and the judge: {pending:?}");
+
         // Those with a place get the calendar entry.
         let started = std::time::Instant::now();
         loop {
