@@ -542,9 +542,20 @@ pub fn invite(
         return Err(lab_started());
     }
     let role = who.role.unwrap_or(ParticipantRole::FrontlineStaff);
-    let mut made = Vec::new();
+    let mut made = invite_staff(conn, lab, who, role)?;
+    made.extend(invite_members(conn, lab, who)?);
+    made.extend(invite_guests(conn, lab, who)?);
+    Ok(made)
+}
 
-    // Staff accounts: named, and by role.
+/// Staff accounts, named and by role; an invitation email to those with an address.
+fn invite_staff(
+    conn: &mut DbConn,
+    lab: &LabRow,
+    who: &NewInvitations,
+    role: ParticipantRole,
+) -> ApiResult<Vec<String>> {
+    let mut made = Vec::new();
     let mut accounts_wanted: Vec<String> = who.accounts.iter().map(|a| a.to_string()).collect();
     if !who.roles.is_empty() {
         let codes: Vec<&str> = who
@@ -604,8 +615,13 @@ pub fn invite(
             made.push(id);
         }
     }
+    Ok(made)
+}
 
-    // Family members: named, and the families of a caseload.
+/// Family members, named and of the families of a caseload: the invitation goes into the
+/// family document, and by email to those with an address.
+fn invite_members(conn: &mut DbConn, lab: &LabRow, who: &NewInvitations) -> ApiResult<Vec<String>> {
+    let mut made = Vec::new();
     let mut members: Vec<String> = who.members.iter().map(|m| m.to_string()).collect();
     if let Some(worker) = who.caseload_of {
         let families: Vec<String> = caseloads::table
@@ -681,8 +697,12 @@ pub fn invite(
         }
         made.push(id);
     }
+    Ok(made)
+}
 
-    // Guests outside reguide, with answer links.
+/// Guests outside reguide: an email with three single-use answer links.
+fn invite_guests(conn: &mut DbConn, lab: &LabRow, who: &NewInvitations) -> ApiResult<Vec<String>> {
+    let mut made = Vec::new();
     for guest in &who.guests {
         let email = crate::accounts::email::EmailAddress::parse(&guest.email, "guests.email")?;
         let name = line(&guest.name, "guests.name", 200)?;
