@@ -110,18 +110,7 @@ fn state_of(row: &Option<Row>) -> Result<(), Dead> {
     }
 }
 
-pub(crate) fn escape(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '&' => "&amp;".to_owned(),
-            '<' => "&lt;".to_owned(),
-            '>' => "&gt;".to_owned(),
-            '"' => "&quot;".to_owned(),
-            '\'' => "&#39;".to_owned(),
-            c => c.to_string(),
-        })
-        .collect()
-}
+pub(crate) use crate::text::escape_html as escape;
 
 /// A page to answer with, built where the database work runs and rendered outside it.
 #[derive(Debug)]

@@ -16,6 +16,31 @@ pub fn line(raw: &str, field: &str, max: usize) -> ApiResult<String> {
     Ok(value.to_owned())
 }
 
+/// One line of text that may be left empty: `""` when blank, else as [`line`].
+pub fn optional_line(raw: &str, field: &str, max: usize) -> ApiResult<String> {
+    if raw.trim().is_empty() {
+        Ok(String::new())
+    } else {
+        line(raw, field, max)
+    }
+}
+
+/// Text for HTML: `&`, `<`, `>` and both quotes escaped.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Free text of up to `max` characters (possibly none), line breaks and tabs allowed
 /// (`\r\n` becomes `\n`).
 pub fn free_text(raw: &str, field: &str, max: usize) -> ApiResult<String> {

@@ -212,12 +212,7 @@ pub async fn answer(
                 Utc::now(),
             )?;
             labs::write_places(conn, &places)?;
-            let lab = labs::load(conn, id)?;
-            labs::overview(conn, &lab)?
-                .invitations
-                .into_iter()
-                .find(|i| i.id.to_string() == invitation.id)
-                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("an invitation vanished")))
+            labs::invitation_wire(conn, &invitation.id)
         })
         .await?;
     Ok(HttpResponse::Ok().json(mine))

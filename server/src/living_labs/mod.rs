@@ -39,7 +39,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::mail::templates::Values;
 use crate::mail::{self, CalendarEvent, Kind, Outgoing, Recipient, format};
 use crate::sync::store;
-use crate::text::{free_text, line};
+use crate::text::{free_text, line, optional_line};
 
 const TIME: &str = "%H:%M";
 const MAX_CAPACITY: i32 = 500;
@@ -221,17 +221,12 @@ pub fn own_invitation(
     principal: &Principal,
     lab: &str,
 ) -> ApiResult<Option<InvitationRow>> {
-    let members: Vec<String> = principal
-        .memberships
-        .iter()
-        .map(|(_, m)| m.to_string())
-        .collect();
     Ok(invitations::table
         .filter(invitations::living_lab_id.eq(lab))
         .filter(
             invitations::account_id
                 .eq(principal.account_id.to_string())
-                .or(invitations::member_id.eq_any(members)),
+                .or(invitations::member_id.eq_any(member_ids(principal))),
         )
         .select(InvitationRow::as_select())
         .first(conn)
@@ -283,16 +278,8 @@ pub fn create(
     today: NaiveDate,
 ) -> ApiResult<Vec<Uuid>> {
     let title = line(&new.title, "title", 200)?;
-    let theme = if new.theme.trim().is_empty() {
-        String::new()
-    } else {
-        line(&new.theme, "theme", 200)?
-    };
-    let description = if new.description.trim().is_empty() {
-        String::new()
-    } else {
-        free_text(&new.description, "description", 4000)?
-    };
+    let theme = optional_line(&new.theme, "theme", 200)?;
+    let description = free_text(&new.description, "description", 4000)?;
     let place = line(&new.place, "place", 300)?;
     let zone_name = new
         .time_zone
@@ -338,11 +325,7 @@ pub fn create(
         .iter()
         .map(|item| line(item, "agenda", 300))
         .collect::<ApiResult<Vec<_>>>()?;
-    let accessibility = if new.accessibility.trim().is_empty() {
-        String::new()
-    } else {
-        free_text(&new.accessibility, "accessibility", 2000)?
-    };
+    let accessibility = free_text(&new.accessibility, "accessibility", 2000)?;
     for account in &new.facilitators {
         let grants: i64 = role_grants::table
             .filter(role_grants::account_id.eq(account.to_string()))
@@ -422,17 +405,50 @@ pub fn create(
 
 /// The sessions `principal` runs or is invited to, soonest first.
 pub fn visible(conn: &mut DbConn, principal: &Principal) -> ApiResult<Vec<LivingLab>> {
-    let rows: Vec<LabRow> = living_labs::table
+    let me = principal.account_id.to_string();
+    // Every session for an administrator; otherwise those run or invited to, found with two
+    // queries rather than two per session.
+    let mut ids: Vec<String> = invitations::table
+        .filter(
+            invitations::account_id
+                .eq(&me)
+                .or(invitations::member_id.eq_any(member_ids(principal))),
+        )
+        .select(invitations::living_lab_id)
+        .load(conn)?;
+    if principal.has_role(Role::Facilitator) {
+        ids.extend(
+            facilitators::table
+                .filter(facilitators::account_id.eq(&me))
+                .select(facilitators::living_lab_id)
+                .load::<String>(conn)?,
+        );
+    }
+    let mut query = living_labs::table
         .order((living_labs::date.asc(), living_labs::starts_at.asc()))
         .select(LabRow::as_select())
-        .load(conn)?;
-    let mut out = Vec::new();
-    for lab in rows {
-        if runs(conn, principal, &lab)? || own_invitation(conn, principal, &lab.id)?.is_some() {
-            out.push(wire(conn, &lab)?);
-        }
+        .into_boxed();
+    if !principal.is_admin() {
+        query = if principal.has_role(Role::Facilitator) {
+            query.filter(
+                living_labs::id
+                    .eq_any(ids)
+                    .or(living_labs::created_by.eq(me)),
+            )
+        } else {
+            query.filter(living_labs::id.eq_any(ids))
+        };
     }
-    Ok(out)
+    let rows: Vec<LabRow> = query.load(conn)?;
+    rows.iter().map(|lab| wire(conn, lab)).collect()
+}
+
+fn member_ids(principal: &Principal) -> Vec<String> {
+    principal
+        .memberships
+        .iter()
+        .map(|(_, m)| m.to_string())
+        .collect()
 }
 
 fn values(lab: &LabRow, lang: Language) -> Values {
@@ -916,19 +932,7 @@ fn placed(
     let mut confirmed = message(Kind::LivingLabConfirmed, lab, invitation);
     confirmed.calendar = Some(calendar(lab, invitation));
     send(conn, lab, &to, &mut confirmed, &[])?;
-    let evening = lab
-        .date
-        .pred_opt()
-        .and_then(|d| {
-            Some(local_instant(
-                lab.zone(),
-                d,
-                NaiveTime::from_hms_opt(18, 0, 0)?,
-            ))
-        })
-        .map(|at| at.with_timezone(&Utc))
-        .filter(|at| *at > Utc::now());
-    if let Some(at) = evening {
+    if let Some(at) = mail::events::evening_before(lab.zone(), lab.date, Utc::now()) {
         let mut reminder = message(Kind::LivingLabReminder, lab, invitation);
         reminder.send_after = Some(at);
         send(conn, lab, &to, &mut reminder, &[])?;
@@ -963,6 +967,30 @@ fn to_wire(row: &InvitationRow, position: Option<i64>) -> ApiResult<LabInvitatio
         answered_at: row.answered_at.map(to_utc),
         attended: row.attended,
     })
+}
+
+/// One invitation as facilitators see it, with its place in the waiting list.
+pub fn invitation_wire(conn: &mut DbConn, id: &str) -> ApiResult<LabInvitation> {
+    let row = load_invitation(conn, id)?;
+    let position = match row.waiting_since {
+        Some(since) if row.place == Place::Waiting.as_str() => {
+            let ahead: i64 = invitations::table
+                .filter(invitations::living_lab_id.eq(&row.living_lab_id))
+                .filter(invitations::place.eq(Place::Waiting.as_str()))
+                .filter(
+                    invitations::waiting_since
+                        .lt(since)
+                        .or(invitations::waiting_since
+                            .eq(since)
+                            .and(invitations::id.lt(&row.id))),
+                )
+                .count()
+                .get_result(conn)?;
+            Some(ahead + 1)
+        }
+        _ => None,
+    };
+    to_wire(&row, position)
 }
 
 /// Everyone invited to `lab` with their answers, needs and the waiting list in order.
@@ -1096,11 +1124,7 @@ pub fn publish_summary(
     next_steps: &str,
 ) -> ApiResult<()> {
     let summary = free_text(summary, "summary", 4000)?;
-    let next_steps = if next_steps.trim().is_empty() {
-        String::new()
-    } else {
-        free_text(next_steps, "next_steps", 4000)?
-    };
+    let next_steps = free_text(next_steps, "next_steps", 4000)?;
     let rows = invitations_of(conn, &lab.id)?;
     if rows.iter().all(|r| r.attended.is_none()) {
         return Err(ApiError::conflict(

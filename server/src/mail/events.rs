@@ -44,9 +44,12 @@ use crate::visits::rules;
 /// Where families without a prison's zone live.
 const HOME: Tz = reguide_protocol::time::DEFAULT_TIME_ZONE;
 
-fn evening_before(zone: Tz, day: NaiveDate) -> Option<DateTime<Utc>> {
+/// When to remind of something on `day` in `zone`: 18:00 the evening before, if that is
+/// still ahead of `now`.
+pub fn evening_before(zone: Tz, day: NaiveDate, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let before = day.pred_opt()?;
-    Some(local_instant(zone, before, NaiveTime::from_hms_opt(18, 0, 0)?).with_timezone(&Utc))
+    let at = local_instant(zone, before, NaiveTime::from_hms_opt(18, 0, 0)?).with_timezone(&Utc);
+    ahead(Some(at), now)
 }
 
 /// A reminder time, if it is still ahead.
@@ -181,12 +184,8 @@ pub fn visit(conn: &mut DbConn, request: &str, event: &str, now: DateTime<Utc>) 
                     description: visit.reference.clone(),
                 });
             }
-            let reminder = (kind == Kind::VisitConfirmed).then(|| {
-                (
-                    Kind::VisitReminder,
-                    ahead(evening_before(zone, slot.date), now),
-                )
-            });
+            let reminder = (kind == Kind::VisitConfirmed)
+                .then(|| (Kind::VisitReminder, evening_before(zone, slot.date, now)));
             send_and_remind(conn, &recipients, message, reminder, fill)
         }
     }
@@ -341,7 +340,7 @@ pub fn family_day_registration(
     let reminder = (kind == Kind::FamilyDayRegistered).then(|| {
         (
             Kind::FamilyDayReminder,
-            ahead(evening_before(zone, wire.date), now),
+            evening_before(zone, wire.date, now),
         )
     });
     send_and_remind(conn, &recipients, message, reminder, fill)
@@ -436,7 +435,7 @@ pub fn appointment(
                 fill(&worker_name, lang)
             })?;
             send(conn, &worker_side, message, |lang| fill(&label, lang))?;
-            if let Some(at) = ahead(evening_before(HOME, local.date()), now) {
+            if let Some(at) = evening_before(HOME, local.date(), now) {
                 let mut reminder = outgoing(Kind::AppointmentReminder, &topic);
                 reminder.send_after = Some(at);
                 send(conn, &family_side, reminder, |lang| {
@@ -528,16 +527,19 @@ pub fn plan_step_reminders(
 /// moved ones are called off and scheduled again, those no longer wanted are called off.
 pub fn step_reminders(conn: &mut DbConn, family: FamilyId, plan: &[StepReminder]) -> ApiResult<()> {
     let mut recipients = None;
+    // The family's pending step reminders, read once: most writes change no due date.
+    let prefix = format!("step:{family}:");
+    let pending: BTreeMap<String, chrono::NaiveDateTime> = outbox::table
+        .filter(outbox::topic.like(format!("{prefix}%")))
+        .filter(outbox::state.eq(super::worker::PENDING))
+        .filter(outbox::kind.eq(Kind::StepReminder.as_str()))
+        .select((outbox::topic, outbox::send_after))
+        .load(conn)?
+        .into_iter()
+        .collect();
     for wanted in plan {
-        let topic = format!("step:{family}:{}", wanted.step);
-        let pending: Option<chrono::NaiveDateTime> = outbox::table
-            .filter(outbox::topic.eq(&topic))
-            .filter(outbox::state.eq(super::worker::PENDING))
-            .filter(outbox::kind.eq(Kind::StepReminder.as_str()))
-            .select(outbox::send_after)
-            .first(conn)
-            .optional()?;
-        if pending == wanted.at.map(to_naive) {
+        let topic = format!("{prefix}{}", wanted.step);
+        if pending.get(&topic).copied() == wanted.at.map(to_naive) {
             continue;
         }
         cancel_pending(conn, &topic)?;

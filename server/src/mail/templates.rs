@@ -144,22 +144,9 @@ pub fn placeholders(template: &str) -> Vec<String> {
     names
 }
 
-/// HTML text: `&`, `<`, `>`, quotes escaped, line breaks kept.
+/// HTML text ([`crate::text::escape_html`]), line breaks kept as `<br>`.
 pub fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '\n' => out.push_str("<br>"),
-            '\r' => {}
-            c => out.push(c),
-        }
-    }
-    out
+    crate::text::escape_html(&text.replace('\r', "")).replace('\n', "<br>")
 }
 
 fn plain(text: &str) -> String {
