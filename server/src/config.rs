@@ -69,8 +69,12 @@ pub struct MailConfig {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
-    /// Lifetime of a sign-in without a device (web admin, scripts).
+    /// Lifetime of a sign-in without a device (scripts).
     pub session_ttl_hours: i64,
+    /// A web admin session ends this long after signing in, however busy…
+    pub web_absolute_hours: i64,
+    /// …or after this long without a page being opened.
+    pub web_idle_minutes: i64,
     /// Lifetime of an enrolled device's token.
     pub device_token_ttl_days: i64,
     /// Lifetime of an enrolment code.
@@ -134,6 +138,8 @@ impl Default for AuthConfig {
     fn default() -> Self {
         Self {
             session_ttl_hours: 12,
+            web_absolute_hours: 10,
+            web_idle_minutes: 30,
             device_token_ttl_days: 90,
             enrolment_code_ttl_hours: 72,
             max_failures_per_account: 5,

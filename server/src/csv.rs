@@ -25,6 +25,17 @@ pub fn typed(text: &str) -> String {
     quote(&defuse(text))
 }
 
+/// A CSV file to download, named `filename`.
+pub fn attachment(filename: &str, body: String) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{filename}\""),
+        ))
+        .body(body)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

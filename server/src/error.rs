@@ -140,6 +140,16 @@ impl ApiError {
         }
     }
 
+    /// Logs what went wrong on our side (nothing for the caller's mistakes). Causes are built
+    /// to hold no personal data (see `redacted_db_error`).
+    pub fn log_cause(&self) {
+        match self {
+            Self::Internal(cause) => tracing::error!(error = %cause, "internal error"),
+            Self::Unavailable(cause) => tracing::warn!(error = %cause, "database unavailable"),
+            _ => {}
+        }
+    }
+
     pub fn body(&self) -> ErrorBody {
         ErrorBody {
             error: self.code().to_owned(),
@@ -172,12 +182,7 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        match self {
-            // Causes are built to hold no personal data (see `redacted_db_error`).
-            Self::Internal(cause) => tracing::error!(error = %cause, "internal error"),
-            Self::Unavailable(cause) => tracing::warn!(error = %cause, "database unavailable"),
-            _ => {}
-        }
+        self.log_cause();
         let mut response = HttpResponse::build(self.status_code()).json(self.body());
         if let Self::TooManyAttempts { retry_after_secs } = self {
             response

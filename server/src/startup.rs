@@ -160,6 +160,7 @@ fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
             .service(api_v1())
             .configure(links::configure)
             .configure(living_labs::links::configure)
+            .configure(crate::web::configure)
             .default_service(web::to(no_route))
     })
     .listen(listener)?;

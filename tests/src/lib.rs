@@ -23,12 +23,14 @@
 
 mod app;
 mod assertions;
+pub mod browser;
 mod database;
 mod demo;
 pub mod mail;
 pub mod phones;
 pub mod sync;
 pub mod visits;
+pub mod web;
 
 pub use app::{Backend, TestApp};
 pub use assertions::{assert_error, expect_json, expect_status};

@@ -343,3 +343,18 @@ pub fn assign_caseload_for(
         .execute(conn)?;
     Ok(true)
 }
+
+/// The active accounts holding `role`, by name: whom a form may offer to choose.
+pub fn holders_of(conn: &mut DbConn, role: Role) -> ApiResult<Vec<(AccountId, String)>> {
+    accounts::table
+        .inner_join(role_grants::table)
+        .filter(role_grants::role.eq(role.as_str()))
+        .filter(accounts::disabled.eq(false))
+        .select((accounts::id, accounts::display_name))
+        .distinct()
+        .order(accounts::display_name.asc())
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .map(|(id, name)| Ok((parse_id(&id)?, name)))
+        .collect()
+}

@@ -9,7 +9,7 @@ use utoipa::IntoParams;
 
 use crate::auth::principal::{Principal, parse_id};
 use crate::db::schema::audit_log;
-use crate::db::to_utc;
+use crate::db::{DbConn, to_utc};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -26,23 +26,23 @@ pub fn page_limit(limit: Option<i64>) -> ApiResult<i64> {
     Ok(limit)
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// Only entries by this account.
-    actor: Option<uuid::Uuid>,
+    pub actor: Option<uuid::Uuid>,
     /// Only this action, e.g. `login_failed`.
-    action: Option<String>,
+    pub action: Option<String>,
     /// Only entries about this object id.
-    object_id: Option<String>,
+    pub object_id: Option<String>,
     /// Only entries at or after this instant.
-    since: Option<DateTime<Utc>>,
+    pub since: Option<DateTime<Utc>>,
     /// Only entries before this instant.
-    until: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
     /// Only entries with an id below this (the previous page's `next_before`).
-    before: Option<i64>,
+    pub before: Option<i64>,
     /// Page size, 1 to 500 (default 100).
-    limit: Option<i64>,
+    pub limit: Option<i64>,
 }
 
 #[utoipa::path(
@@ -61,74 +61,75 @@ pub async fn list_audit(
     principal: Principal,
     query: web::Query<AuditQuery>,
 ) -> ApiResult<HttpResponse> {
-    principal.require_admin()?;
     let q = query.into_inner();
+    let page = state.db(move |conn| search(conn, &principal, q)).await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// One page of the audit log, for administrators only.
+pub fn search(conn: &mut DbConn, principal: &Principal, q: AuditQuery) -> ApiResult<AuditPage> {
+    principal.require_admin()?;
     let limit = page_limit(q.limit)?;
-    let page = state
-        .db(move |conn| {
-            let mut sql = audit_log::table.into_boxed();
-            if let Some(actor) = q.actor {
-                sql = sql.filter(audit_log::actor_account_id.eq(actor.to_string()));
-            }
-            if let Some(action) = q.action {
-                sql = sql.filter(audit_log::action.eq(action));
-            }
-            if let Some(object) = q.object_id {
-                sql = sql.filter(audit_log::object_id.eq(object));
-            }
-            if let Some(since) = q.since {
-                sql = sql.filter(audit_log::at.ge(since.naive_utc()));
-            }
-            if let Some(until) = q.until {
-                sql = sql.filter(audit_log::at.lt(until.naive_utc()));
-            }
-            if let Some(before) = q.before {
-                sql = sql.filter(audit_log::id.lt(before));
-            }
-            let rows = sql
-                .order(audit_log::id.desc())
-                .limit(limit + 1)
-                .select((
-                    audit_log::id,
-                    audit_log::at,
-                    audit_log::actor_account_id,
-                    audit_log::action,
-                    audit_log::object_type,
-                    audit_log::object_id,
-                ))
-                .load::<(
-                    i64,
-                    chrono::NaiveDateTime,
-                    Option<String>,
-                    String,
-                    Option<String>,
-                    Option<String>,
-                )>(conn)?;
-            let more = rows.len() as i64 > limit;
-            let entries = rows
-                .into_iter()
-                .take(limit as usize)
-                .map(|(id, at, actor, action, object_type, object_id)| {
-                    Ok(AuditEntry {
-                        id,
-                        at: to_utc(at),
-                        actor_account_id: actor.as_deref().map(parse_id).transpose()?,
-                        action,
-                        object_type,
-                        object_id,
-                    })
-                })
-                .collect::<ApiResult<Vec<_>>>()?;
-            let next_before = if more {
-                entries.last().map(|e| e.id)
-            } else {
-                None
-            };
-            Ok(AuditPage {
-                entries,
-                next_before,
+    let mut sql = audit_log::table.into_boxed();
+    if let Some(actor) = q.actor {
+        sql = sql.filter(audit_log::actor_account_id.eq(actor.to_string()));
+    }
+    if let Some(action) = q.action {
+        sql = sql.filter(audit_log::action.eq(action));
+    }
+    if let Some(object) = q.object_id {
+        sql = sql.filter(audit_log::object_id.eq(object));
+    }
+    if let Some(since) = q.since {
+        sql = sql.filter(audit_log::at.ge(since.naive_utc()));
+    }
+    if let Some(until) = q.until {
+        sql = sql.filter(audit_log::at.lt(until.naive_utc()));
+    }
+    if let Some(before) = q.before {
+        sql = sql.filter(audit_log::id.lt(before));
+    }
+    let rows = sql
+        .order(audit_log::id.desc())
+        .limit(limit + 1)
+        .select((
+            audit_log::id,
+            audit_log::at,
+            audit_log::actor_account_id,
+            audit_log::action,
+            audit_log::object_type,
+            audit_log::object_id,
+        ))
+        .load::<(
+            i64,
+            chrono::NaiveDateTime,
+            Option<String>,
+            String,
+            Option<String>,
+            Option<String>,
+        )>(conn)?;
+    let more = rows.len() as i64 > limit;
+    let entries = rows
+        .into_iter()
+        .take(limit as usize)
+        .map(|(id, at, actor, action, object_type, object_id)| {
+            Ok(AuditEntry {
+                id,
+                at: to_utc(at),
+                actor_account_id: actor.as_deref().map(parse_id).transpose()?,
+                action,
+                object_type,
+                object_id,
             })
         })
-        .await?;
-    Ok(HttpResponse::Ok().json(page))
+        .collect::<ApiResult<Vec<_>>>()?;
+    let next_before = if more {
+        entries.last().map(|e| e.id)
+    } else {
+        None
+    };
+    Ok(AuditPage {
+        entries,
+        next_before,
+    })
 }

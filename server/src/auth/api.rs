@@ -65,17 +65,72 @@ pub async fn login(
             "give the email address or username",
         ));
     }
+    let device = device.as_deref().map(device_name).transpose()?;
+    let verified = check_password(&req, &state, &login, password).await?;
+    let config = state.config.auth.clone();
+    let session = state
+        .write(move |conn| {
+            let account = verified.account;
+            let kind = match (enrolled_device(conn, account, device_id)?, &device) {
+                (Some(known), _) => TokenKind::Renewal(known),
+                (None, Some(name)) => TokenKind::NewDevice(name),
+                (None, None) => TokenKind::Session,
+            };
+            verified.sign_in(conn, kind, &config)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(session))
+}
+
+/// An account whose password was just checked; [`Verified::sign_in`] gives it its token.
+#[derive(Debug)]
+pub struct Verified {
+    pub account: AccountId,
+    keys: Vec<ThrottleKey>,
+}
+
+impl Verified {
+    /// Issues the token, inside the write transaction: the throttle is checked once more (a
+    /// lock taken meanwhile wins) and the login name's failures are forgotten.
+    pub fn sign_in(
+        self,
+        conn: &mut DbConn,
+        kind: TokenKind<'_>,
+        config: &crate::config::AuthConfig,
+    ) -> ApiResult<reguide_protocol::api::TokenResponse> {
+        throttle::check(conn, &self.keys, now())?;
+        throttle::clear(conn, &self.keys[0])?;
+        let session = issue_token(conn, self.account, kind, config)?;
+        audit::record(
+            conn,
+            Some(self.account),
+            "login_succeeded",
+            Some(Object::new("account", &self.account)),
+        )?;
+        Ok(session)
+    }
+}
+
+/// Checks a login name (email or username, already trimmed and lower-cased) and password, the
+/// one way every sign-in goes (the API and the web admin): throttled per login name and per
+/// client address, as slow for unknown names as for known ones, each failure recorded and
+/// slowing the next answer. Never says which of the two was wrong.
+pub async fn check_password(
+    req: &HttpRequest,
+    state: &AppState,
+    login_name: &str,
+    password: String,
+) -> ApiResult<Verified> {
     if password.is_empty() || password.chars().count() > password::MAX_LEN {
         return Err(ApiError::InvalidCredentials);
     }
-    let device = device.as_deref().map(device_name).transpose()?;
     let config = state.config.auth.clone();
     let keys = vec![
-        ThrottleKey::login_name(&login, &config),
-        ThrottleKey::address("login-addr", &client_address(&req, &state), &config),
+        ThrottleKey::login_name(login_name, &config),
+        ThrottleKey::address("login-addr", &client_address(req, state), &config),
     ];
 
-    let (check_keys, lookup) = (keys.clone(), login.clone());
+    let (check_keys, lookup) = (keys.clone(), login_name.to_owned());
     let account = state
         .db(move |conn| {
             throttle::check(conn, &check_keys, now())?;
@@ -109,31 +164,11 @@ pub async fn login(
     .await?;
 
     match verified {
-        (Some(id), true) => {
-            let account_id: AccountId = parse_id(&id)?;
-            let session = state
-                .write(move |conn| {
-                    throttle::check(conn, &keys, now())?;
-                    throttle::clear(conn, &keys[0])?;
-                    let kind = match (enrolled_device(conn, account_id, device_id)?, &device) {
-                        (Some(known), _) => TokenKind::Renewal(known),
-                        (None, Some(name)) => TokenKind::NewDevice(name),
-                        (None, None) => TokenKind::Session,
-                    };
-                    let session = issue_token(conn, account_id, kind, &config)?;
-                    audit::record(
-                        conn,
-                        Some(account_id),
-                        "login_succeeded",
-                        Some(Object::new("account", &account_id)),
-                    )?;
-                    Ok(session)
-                })
-                .await?;
-            Ok(HttpResponse::Ok().json(session))
-        }
+        (Some(id), true) => Ok(Verified {
+            account: parse_id(&id)?,
+            keys,
+        }),
         (known, _) => {
-            let delay_config = state.config.auth.clone();
             let failures = state
                 .write(move |conn| {
                     let failures = throttle::record_failure(conn, &keys, &config, now())?;
@@ -144,7 +179,7 @@ pub async fn login(
                     Ok(failures)
                 })
                 .await?;
-            actix_web::rt::time::sleep(throttle::delay(failures, &delay_config)).await;
+            actix_web::rt::time::sleep(throttle::delay(failures, &state.config.auth)).await;
             Err(ApiError::InvalidCredentials)
         }
     }
@@ -158,27 +193,30 @@ pub async fn login(
 #[post("/auth/logout")]
 pub async fn logout(state: web::Data<AppState>, principal: Principal) -> ApiResult<HttpResponse> {
     state
-        .write(move |conn| {
-            diesel::update(api_tokens::table.find(&principal.token_id))
-                .set(api_tokens::revoked_at.eq(now()))
-                .execute(conn)?;
-            // A phone that signs out has wiped its data: the device goes with its tokens.
-            if let Some(device) = principal.device_id {
-                diesel::update(devices::table.find(device.to_string()))
-                    .set(devices::revoked_at.eq(now()))
-                    .execute(conn)?;
-                diesel::update(
-                    api_tokens::table
-                        .filter(api_tokens::device_id.eq(device.to_string()))
-                        .filter(api_tokens::revoked_at.is_null()),
-                )
-                .set(api_tokens::revoked_at.eq(now()))
-                .execute(conn)?;
-            }
-            audit::record(conn, Some(principal.account_id), "logout", None)
-        })
+        .write(move |conn| end_session(conn, &principal))
         .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Ends the session `principal` came with: its token, and for a device the device itself and
+/// all its tokens (a phone that signs out has wiped its data).
+pub fn end_session(conn: &mut DbConn, principal: &Principal) -> ApiResult<()> {
+    diesel::update(api_tokens::table.find(&principal.token_id))
+        .set(api_tokens::revoked_at.eq(now()))
+        .execute(conn)?;
+    if let Some(device) = principal.device_id {
+        diesel::update(devices::table.find(device.to_string()))
+            .set(devices::revoked_at.eq(now()))
+            .execute(conn)?;
+        diesel::update(
+            api_tokens::table
+                .filter(api_tokens::device_id.eq(device.to_string()))
+                .filter(api_tokens::revoked_at.is_null()),
+        )
+        .set(api_tokens::revoked_at.eq(now()))
+        .execute(conn)?;
+    }
+    audit::record(conn, Some(principal.account_id), "logout", None)
 }
 
 /// `device` if it is one of `account`'s enrolled devices that was not revoked.

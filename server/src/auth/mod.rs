@@ -48,8 +48,11 @@ pub fn device_from_row(
 /// What a new token is for.
 #[derive(Debug)]
 pub enum TokenKind<'a> {
-    /// A plain sign-in (web admin, scripts): short-lived.
+    /// A plain sign-in (scripts, the API without a device): short-lived.
     Session,
+    /// A web admin session, held in a cookie: ends after `web.absolute_hours` at the latest,
+    /// or after `web.idle_minutes` without use.
+    Web,
     /// A newly enrolled device with this name: long-lived, with its own actor id.
     NewDevice(&'a str),
     /// A new token for a device that has one: as long-lived, same device and actor id.
@@ -65,8 +68,10 @@ pub fn issue_token(
     config: &crate::config::AuthConfig,
 ) -> ApiResult<TokenResponse> {
     let now = now();
+    let web = matches!(kind, TokenKind::Web);
     let (device, expires_at): (Option<Device>, NaiveDateTime) = match kind {
         TokenKind::Session => (None, now + Duration::hours(config.session_ttl_hours)),
+        TokenKind::Web => (None, now + Duration::hours(config.web_absolute_hours)),
         TokenKind::NewDevice(name) => {
             let device = Device {
                 id: DeviceId::new(),
@@ -114,6 +119,7 @@ pub fn issue_token(
             api_tokens::created_at.eq(now),
             api_tokens::expires_at.eq(expires_at),
             api_tokens::last_used_at.eq(now),
+            api_tokens::web.eq(web),
         ))
         .execute(conn)?;
     Ok(TokenResponse {

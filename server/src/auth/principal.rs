@@ -89,6 +89,16 @@ impl Principal {
 /// enough to show when a token was last used.
 const TOUCH_EVERY_MINUTES: i64 = 5;
 
+/// Where a token is presented. A bearer token never opens the web admin and a web session's
+/// cookie never calls the API: a token taken from one place does not work in the other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Channel {
+    /// `Authorization: Bearer` on the JSON API.
+    Api,
+    /// The web admin's session cookie, which also ends after `idle` without use.
+    Web { idle: Duration },
+}
+
 type TokenRow = (
     String,
     String,
@@ -99,13 +109,20 @@ type TokenRow = (
 /// Loads the principal for a bearer token, or `None` when the token is unknown, expired,
 /// revoked, or belongs to a disabled account or a revoked device.
 pub fn load_principal(conn: &mut DbConn, token: &str) -> ApiResult<Option<Principal>> {
+    load_for(conn, token, Channel::Api)
+}
+
+/// Loads the principal for a token presented on `channel`.
+pub fn load_for(conn: &mut DbConn, token: &str, channel: Channel) -> ApiResult<Option<Principal>> {
     let now = now();
+    let web = matches!(channel, Channel::Web { .. });
     let row: Option<TokenRow> = api_tokens::table
         .inner_join(accounts::table)
         .left_join(devices::table)
         .filter(api_tokens::token_hash.eq(tokens::digest(token)))
         .filter(api_tokens::revoked_at.is_null())
         .filter(api_tokens::expires_at.gt(now))
+        .filter(api_tokens::web.eq(web))
         .filter(accounts::disabled.eq(false))
         .filter(devices::revoked_at.is_null())
         .select((
@@ -119,7 +136,21 @@ pub fn load_principal(conn: &mut DbConn, token: &str) -> ApiResult<Option<Princi
     let Some((token_id, account_id, device_id, last_used)) = row else {
         return Ok(None);
     };
-    if last_used.is_none_or(|t| now - t > Duration::minutes(TOUCH_EVERY_MINUTES)) {
+    let touch_after = match channel {
+        Channel::Api => Duration::minutes(TOUCH_EVERY_MINUTES),
+        Channel::Web { idle } => {
+            // A web session not used for `idle` has ended; it is revoked so it stays ended.
+            if last_used.is_some_and(|t| now - t >= idle) {
+                diesel::update(api_tokens::table.find(&token_id))
+                    .set(api_tokens::revoked_at.eq(now))
+                    .execute(conn)?;
+                return Ok(None);
+            }
+            // Often enough that the idle limit is kept to within a tenth.
+            (idle / 10).min(Duration::minutes(TOUCH_EVERY_MINUTES))
+        }
+    };
+    if last_used.is_none_or(|t| now - t > touch_after) {
         diesel::update(api_tokens::table.find(&token_id))
             .set(api_tokens::last_used_at.eq(now))
             .execute(conn)?;

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::accounts::{self, EmailAddress};
 use crate::audit::{self, Object};
 use crate::auth::principal::Principal;
+use crate::db::DbConn;
 use crate::error::{ApiError, ApiResult};
 use crate::families::access::{self, FamilyAccess};
 use crate::families::{self, MemberInput};
@@ -77,22 +78,29 @@ pub async fn get_one(
 ) -> ApiResult<HttpResponse> {
     let family = FamilyId(path.into_inner());
     let record = state
-        .write(move |conn| {
-            access::require(conn, &principal, family, FamilyAccess::Read)?;
-            let record = families::load_family(conn, family)?;
-            // Staff reading a family's file is itself recorded: the family may ask who did.
-            if principal.member_in(family).is_none() {
-                audit::record(
-                    conn,
-                    Some(principal.account_id),
-                    "family_viewed",
-                    Some(Object::new("family", &family)),
-                )?;
-            }
-            Ok(record)
-        })
+        .write(move |conn| read_family(conn, &principal, family))
         .await?;
     Ok(HttpResponse::Ok().json(record))
+}
+
+/// A family's record for someone who may read it. Staff reading a family's file is itself
+/// recorded: the family may ask who did.
+pub fn read_family(
+    conn: &mut DbConn,
+    principal: &Principal,
+    family: FamilyId,
+) -> ApiResult<Family> {
+    access::require(conn, principal, family, FamilyAccess::Read)?;
+    let record = families::load_family(conn, family)?;
+    if principal.member_in(family).is_none() {
+        audit::record(
+            conn,
+            Some(principal.account_id),
+            "family_viewed",
+            Some(Object::new("family", &family)),
+        )?;
+    }
+    Ok(record)
 }
 
 #[utoipa::path(post, path = "/api/v1/families/{family_id}/members", tag = "families",
@@ -229,21 +237,32 @@ pub async fn create_enrolment_code(
     let (family, member) = (FamilyId(family), MemberId(member));
     let ttl = state.config.auth.enrolment_code_ttl_hours;
     let code = state
-        .write(move |conn| {
-            access::require(conn, &principal, family, FamilyAccess::Manage)?;
-            let code =
-                families::issue_enrolment_code(conn, family, member, principal.account_id, ttl)?;
-            if by_email {
-                crate::mail::events::enrolment_code(conn, member, &code.code, code.expires_at)?;
-            }
-            audit::record(
-                conn,
-                Some(principal.account_id),
-                "enrolment_code_created",
-                Some(Object::new("member", &member)),
-            )?;
-            Ok(code)
-        })
+        .write(move |conn| issue_code(conn, &principal, family, member, ttl, by_email))
         .await?;
     Ok(HttpResponse::Created().json(code))
+}
+
+/// A new enrolment code for a member, by someone who manages the family; sent by email too
+/// when asked. The code is shown once.
+pub fn issue_code(
+    conn: &mut DbConn,
+    principal: &Principal,
+    family: FamilyId,
+    member: MemberId,
+    ttl_hours: i64,
+    by_email: bool,
+) -> ApiResult<EnrolmentCode> {
+    access::require(conn, principal, family, FamilyAccess::Manage)?;
+    let code =
+        families::issue_enrolment_code(conn, family, member, principal.account_id, ttl_hours)?;
+    if by_email {
+        crate::mail::events::enrolment_code(conn, member, &code.code, code.expires_at)?;
+    }
+    audit::record(
+        conn,
+        Some(principal.account_id),
+        "enrolment_code_created",
+        Some(Object::new("member", &member)),
+    )?;
+    Ok(code)
 }

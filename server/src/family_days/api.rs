@@ -1,6 +1,5 @@
 //! `/api/v1/family-days…` and `/api/v1/prisons/{id}/family-days`.
 
-use actix_web::http::header;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{NaiveDate, NaiveTime, Timelike};
 use reguide_protocol::family_days::{
@@ -498,13 +497,10 @@ pub async fn export_registrations(
     )
     .await?;
     let csv = days::export::registrations_csv(&list, day.tz);
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"family-day-{}.csv\"", day.row.date),
-        ))
-        .body(csv))
+    Ok(crate::csv::attachment(
+        &format!("family-day-{}.csv", day.row.date),
+        csv,
+    ))
 }
 
 #[utoipa::path(delete, path = "/api/v1/family-days/{day_id}/registrations/{registration_id}",

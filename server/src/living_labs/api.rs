@@ -161,19 +161,28 @@ pub async fn invite(
     let id = path.into_inner();
     let who = body.into_inner();
     let seen = state
-        .write(move |conn| {
-            let lab = labs::require_runs(conn, &principal, id)?;
-            labs::invite(conn, &lab, &who, Utc::now())?;
-            crate::audit::record(
-                conn,
-                Some(principal.account_id),
-                "living_lab_invitations_sent",
-                Some(crate::audit::Object::new("living_lab", &id)),
-            )?;
-            labs::overview(conn, &lab)
-        })
+        .write(move |conn| invite_in(conn, &principal, id, &who))
         .await?;
     Ok(HttpResponse::Created().json(seen))
+}
+
+/// Invites `who` to a session the caller runs, in the caller's transaction; answers with the
+/// session as its facilitators now see it.
+pub fn invite_in(
+    conn: &mut crate::db::DbConn,
+    principal: &Principal,
+    id: Uuid,
+    who: &NewInvitations,
+) -> ApiResult<LabOverview> {
+    let lab = labs::require_runs(conn, principal, id)?;
+    labs::invite(conn, &lab, who, Utc::now())?;
+    crate::audit::record(
+        conn,
+        Some(principal.account_id),
+        "living_lab_invitations_sent",
+        Some(crate::audit::Object::new("living_lab", &id)),
+    )?;
+    labs::overview(conn, &lab)
 }
 
 #[utoipa::path(post, path = "/api/v1/living-labs/{id}/answer", tag = "living_labs",
@@ -339,11 +348,5 @@ pub async fn export(
             labs::csv(conn, &lab)
         })
         .await?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            "Content-Disposition",
-            "attachment; filename=\"living-lab-invitations.csv\"",
-        ))
-        .body(body))
+    Ok(crate::csv::attachment("living-lab-invitations.csv", body))
 }

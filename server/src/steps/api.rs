@@ -8,7 +8,7 @@ use reguide_protocol::doc::status::AppointmentStatus;
 use reguide_protocol::steps::{
     ApplyTemplate, NewNote, NewStep, Region, StepChanges, StepDetail, StepTemplate, TickItem,
 };
-use reguide_protocol::{AccountId, FamilyId};
+use reguide_protocol::{AccountId, FamilyId, Language};
 use serde::Deserialize;
 use utoipa::{IntoParams, OpenApi};
 use uuid::Uuid;
@@ -128,38 +128,47 @@ pub async fn apply_template(
     let ApplyTemplate { template, language } = body.into_inner();
     let staff = principal.account_id;
     let created = state
-        .write(move |conn| {
-            let template = templates::get(conn, &template).map_err(|_| {
-                ApiError::invalid(
-                    "template_not_found",
-                    "template",
-                    "there is no step template with this key",
-                )
-            })?;
-            let language = match language {
-                Some(language) => language,
-                None => crate::families::first_member_language(conn, family)?,
-            };
-            let (created, plan) = store::edit_as_server_then(
-                conn,
-                family,
-                |tx| {
-                    write::apply_template(tx, &template, language, steps::today(), staff, now_ms())
-                },
-                |doc, ids| {
-                    let mut created = ids
-                        .iter()
-                        .map(|id| steps::one(doc, id))
-                        .collect::<ApiResult<Vec<_>>>()?;
-                    steps::sort(&mut created);
-                    Ok((created, reminders(doc)?))
-                },
-            )?;
-            mail::events::step_reminders(conn, family, &plan)?;
-            Ok(created)
-        })
+        .write(move |conn| apply_template_in(conn, family, &template, language, staff))
         .await?;
     Ok(HttpResponse::Created().json(created))
+}
+
+/// Adds a template's steps to a family's document as `staff` (whose right to write was checked
+/// with [`steps::require_write`]), in the template's language or the family's; answers with the
+/// steps created.
+pub fn apply_template_in(
+    conn: &mut DbConn,
+    family: FamilyId,
+    template: &str,
+    language: Option<Language>,
+    staff: AccountId,
+) -> ApiResult<Vec<StepDetail>> {
+    let template = templates::get(conn, template).map_err(|_| {
+        ApiError::invalid(
+            "template_not_found",
+            "template",
+            "there is no step template with this key",
+        )
+    })?;
+    let language = match language {
+        Some(language) => language,
+        None => crate::families::first_member_language(conn, family)?,
+    };
+    let (created, plan) = store::edit_as_server_then(
+        conn,
+        family,
+        |tx| write::apply_template(tx, &template, language, steps::today(), staff, now_ms()),
+        |doc, ids| {
+            let mut created = ids
+                .iter()
+                .map(|id| steps::one(doc, id))
+                .collect::<ApiResult<Vec<_>>>()?;
+            steps::sort(&mut created);
+            Ok((created, reminders(doc)?))
+        },
+    )?;
+    mail::events::step_reminders(conn, family, &plan)?;
+    Ok(created)
 }
 
 /// A worker's change to one step of `family`, written in as the server; answers with the step
@@ -376,53 +385,55 @@ pub async fn put_template(
     security(("bearer" = [])))]
 #[get("/caseload")]
 pub async fn caseload(state: web::Data<AppState>, principal: Principal) -> ApiResult<HttpResponse> {
+    let list = state.db(move |conn| caseload_of(conn, &principal)).await?;
+    Ok(HttpResponse::Ok().json(list))
+}
+
+/// The families a social worker follows, those with overdue steps first; refused to anyone
+/// without the social worker role.
+pub fn caseload_of(conn: &mut DbConn, principal: &Principal) -> ApiResult<Vec<CaseloadFamily>> {
     if !principal.has_role(reguide_protocol::Role::SocialWorker) {
         return Err(ApiError::Forbidden(
             "the caseload is a social worker's".into(),
         ));
     }
     let worker = principal.account_id;
-    let list = state
-        .db(move |conn| {
-            let mut lines = Vec::new();
-            for (family, label, service) in crate::accounts::caseload_lines(conn, worker)? {
-                // One load of the document for both views.
-                let (steps, appointments) = match store::load(conn, family)? {
-                    Some(doc) => (steps::all(&doc)?, crate::appointments::all(&doc)?),
-                    None => (Vec::new(), Vec::new()),
-                };
-                let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-                let mine = appointments.iter().filter(|a| a.with_account == worker);
-                lines.push(CaseloadFamily {
-                    family_id: family,
-                    label,
-                    service: service.as_deref().and_then(WorkerService::parse),
-                    open_steps: count(steps.iter().filter(|s| s.status.is_open()).count()),
-                    overdue_steps: count(steps.iter().filter(|s| s.overdue).count()),
-                    appointments_to_answer: count(
-                        mine.clone()
-                            .filter(|a| {
-                                a.proposed_by == "family" && a.status == AppointmentStatus::Proposed
-                            })
-                            .count(),
-                    ),
-                    next_appointment: mine
-                        .filter(|a| {
-                            matches!(
-                                a.status,
-                                AppointmentStatus::Accepted | AppointmentStatus::Tentative
-                            ) && a.starts_at > Utc::now()
-                        })
-                        .map(|a| a.starts_at)
-                        .min(),
-                });
-            }
-            lines.sort_by(|a, b| {
-                (std::cmp::Reverse(a.overdue_steps), &a.label)
-                    .cmp(&(std::cmp::Reverse(b.overdue_steps), &b.label))
-            });
-            Ok(lines)
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(list))
+    let mut lines = Vec::new();
+    for (family, label, service) in crate::accounts::caseload_lines(conn, worker)? {
+        // One load of the document for both views.
+        let (steps, appointments) = match store::load(conn, family)? {
+            Some(doc) => (steps::all(&doc)?, crate::appointments::all(&doc)?),
+            None => (Vec::new(), Vec::new()),
+        };
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        let mine = appointments.iter().filter(|a| a.with_account == worker);
+        lines.push(CaseloadFamily {
+            family_id: family,
+            label,
+            service: service.as_deref().and_then(WorkerService::parse),
+            open_steps: count(steps.iter().filter(|s| s.status.is_open()).count()),
+            overdue_steps: count(steps.iter().filter(|s| s.overdue).count()),
+            appointments_to_answer: count(
+                mine.clone()
+                    .filter(|a| {
+                        a.proposed_by == "family" && a.status == AppointmentStatus::Proposed
+                    })
+                    .count(),
+            ),
+            next_appointment: mine
+                .filter(|a| {
+                    matches!(
+                        a.status,
+                        AppointmentStatus::Accepted | AppointmentStatus::Tentative
+                    ) && a.starts_at > Utc::now()
+                })
+                .map(|a| a.starts_at)
+                .min(),
+        });
+    }
+    lines.sort_by(|a, b| {
+        (std::cmp::Reverse(a.overdue_steps), &a.label)
+            .cmp(&(std::cmp::Reverse(b.overdue_steps), &b.label))
+    });
+    Ok(lines)
 }

@@ -82,7 +82,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub struct VisitsDoc;
 
 /// Loads a request the caller may see; others are told it does not exist.
-fn visible_request(
+pub fn visible_request(
     conn: &mut DbConn,
     principal: &Principal,
     id: Uuid,
@@ -134,17 +134,17 @@ pub async fn create_request(
     Ok(HttpResponse::Created().json(request))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct RequestFilter {
     /// One family's requests.
-    family_id: Option<Uuid>,
+    pub family_id: Option<Uuid>,
     /// One prison's requests (its coordinators and administrators).
-    prison_id: Option<Uuid>,
+    pub prison_id: Option<Uuid>,
     /// e.g. `pending` for the queue of requests to decide.
-    status: Option<String>,
+    pub status: Option<String>,
     /// Only requests flagged for a coordinator's attention.
-    flagged: Option<bool>,
+    pub flagged: Option<bool>,
 }
 
 #[utoipa::path(get, path = "/api/v1/visit-requests", tag = "visits", params(RequestFilter),
@@ -157,6 +157,19 @@ pub async fn list_requests(
     filter: web::Query<RequestFilter>,
 ) -> ApiResult<HttpResponse> {
     let filter = filter.into_inner();
+    let list = state
+        .db(move |conn| list_visible(conn, &principal, &filter))
+        .await?;
+    Ok(HttpResponse::Ok().json(list))
+}
+
+/// The requests `filter` names that the caller may see, newest first (500 at most): a family's
+/// own, a social worker's caseload, a coordinator's prisons, everything for administrators.
+pub fn list_visible(
+    conn: &mut DbConn,
+    principal: &Principal,
+    filter: &RequestFilter,
+) -> ApiResult<Vec<VisitRequest>> {
     let status = filter
         .status
         .as_deref()
@@ -165,64 +178,59 @@ pub async fn list_requests(
                 .ok_or_else(|| ApiError::invalid("invalid_value", "status", "unknown status"))
         })
         .transpose()?;
-    let list = state
-        .db(move |conn| {
-            let mut query = visit_requests::table
-                .select(visit_requests::id)
-                .into_boxed();
-            if let Some(family) = filter.family_id {
-                if let access::FamilyScope::Prisons(prisons) =
-                    access::family_scope(conn, &principal, FamilyId(family))?
-                {
-                    let prisons: Vec<String> = prisons.iter().map(|p| p.to_string()).collect();
-                    query = query.filter(visit_requests::prison_id.eq_any(prisons));
-                }
-                query = query.filter(visit_requests::family_id.eq(family.to_string()));
-            }
-            if let Some(prison) = filter.prison_id {
-                access::require_prison_manager(&principal, PrisonId(prison))?;
-                query = query.filter(visit_requests::prison_id.eq(prison.to_string()));
-            }
-            if filter.family_id.is_none() && filter.prison_id.is_none() && !principal.is_admin() {
-                let mut families: Vec<String> = principal
-                    .memberships
-                    .iter()
-                    .filter(|(f, _)| principal.member_in(*f).is_some())
-                    .map(|(f, _)| f.to_string())
-                    .collect();
-                if principal.has_role(Role::SocialWorker) {
-                    families.extend(
-                        caseloads::table
-                            .filter(caseloads::account_id.eq(principal.account_id.to_string()))
-                            .select(caseloads::family_id)
-                            .load::<String>(conn)?,
-                    );
-                }
-                let prisons: Vec<String> = principal
-                    .coordinated_prisons()
-                    .iter()
-                    .map(|p| p.to_string())
-                    .collect();
-                query = query.filter(
-                    visit_requests::family_id
-                        .eq_any(families)
-                        .or(visit_requests::prison_id.eq_any(prisons)),
-                );
-            }
-            if let Some(status) = status {
-                query = query.filter(visit_requests::status.eq(status.as_str()));
-            }
-            if let Some(flagged) = filter.flagged {
-                query = query.filter(visit_requests::flagged.eq(flagged));
-            }
-            let ids: Vec<String> = query
-                .order(visit_requests::created_at.desc())
-                .limit(500)
-                .load(conn)?;
-            requests::load_many(conn, &ids)
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(list))
+    let mut query = visit_requests::table
+        .select(visit_requests::id)
+        .into_boxed();
+    if let Some(family) = filter.family_id {
+        if let access::FamilyScope::Prisons(prisons) =
+            access::family_scope(conn, principal, FamilyId(family))?
+        {
+            let prisons: Vec<String> = prisons.iter().map(|p| p.to_string()).collect();
+            query = query.filter(visit_requests::prison_id.eq_any(prisons));
+        }
+        query = query.filter(visit_requests::family_id.eq(family.to_string()));
+    }
+    if let Some(prison) = filter.prison_id {
+        access::require_prison_manager(principal, PrisonId(prison))?;
+        query = query.filter(visit_requests::prison_id.eq(prison.to_string()));
+    }
+    if filter.family_id.is_none() && filter.prison_id.is_none() && !principal.is_admin() {
+        let mut families: Vec<String> = principal
+            .memberships
+            .iter()
+            .filter(|(f, _)| principal.member_in(*f).is_some())
+            .map(|(f, _)| f.to_string())
+            .collect();
+        if principal.has_role(Role::SocialWorker) {
+            families.extend(
+                caseloads::table
+                    .filter(caseloads::account_id.eq(principal.account_id.to_string()))
+                    .select(caseloads::family_id)
+                    .load::<String>(conn)?,
+            );
+        }
+        let prisons: Vec<String> = principal
+            .coordinated_prisons()
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
+        query = query.filter(
+            visit_requests::family_id
+                .eq_any(families)
+                .or(visit_requests::prison_id.eq_any(prisons)),
+        );
+    }
+    if let Some(status) = status {
+        query = query.filter(visit_requests::status.eq(status.as_str()));
+    }
+    if let Some(flagged) = filter.flagged {
+        query = query.filter(visit_requests::flagged.eq(flagged));
+    }
+    let ids: Vec<String> = query
+        .order(visit_requests::created_at.desc())
+        .limit(500)
+        .load(conn)?;
+    requests::load_many(conn, &ids)
 }
 
 #[utoipa::path(get, path = "/api/v1/visit-requests/{request_id}", tag = "visits", params(("request_id" = Uuid, Path)),
@@ -255,17 +263,31 @@ pub async fn decide(
     body: Json<Decision>,
 ) -> ApiResult<HttpResponse> {
     let decision = body.into_inner();
-    change_request(
-        state,
+    let id = path.into_inner();
+    let request = state
+        .write(move |conn| decide_in(conn, &principal, id, &decision))
+        .await?;
+    Ok(HttpResponse::Ok().json(request))
+}
+
+/// A coordinator's decision on a request, in the caller's transaction: the API's and the web
+/// admin's one way to decide.
+pub fn decide_in(
+    conn: &mut DbConn,
+    principal: &Principal,
+    id: Uuid,
+    decision: &Decision,
+) -> ApiResult<VisitRequest> {
+    change_request_in(
+        conn,
         principal,
-        path.into_inner(),
+        id,
         (Audit::Always, "visit_request_decided"),
-        move |conn, principal, stored, _| {
+        |conn, principal, stored, _| {
             access::require_prison_manager(principal, stored.prison)?;
-            requests::decide(conn, stored, &decision, principal.account_id, Utc::now())
+            requests::decide(conn, stored, decision, principal.account_id, Utc::now())
         },
     )
-    .await
 }
 
 /// Which changes of a request the audit log records.
@@ -291,22 +313,34 @@ where
     F: FnOnce(&mut DbConn, &Principal, &requests::Stored, Party) -> ApiResult<()> + Send + 'static,
 {
     let request = state
-        .write(move |conn| {
-            requests::lock_request(conn, id)?;
-            let (stored, party) = visible_request(conn, &principal, id)?;
-            change(conn, &principal, &stored, party)?;
-            if audit.0 == Audit::Always || party == Party::Staff {
-                audit::record(
-                    conn,
-                    Some(principal.account_id),
-                    audit.1,
-                    Some(Object::new("visit_request", &stored.id)),
-                )?;
-            }
-            requests::load_one(conn, &stored.id)
-        })
+        .write(move |conn| change_request_in(conn, &principal, id, audit, change))
         .await?;
     Ok(HttpResponse::Ok().json(request))
+}
+
+/// [`change_request`] inside the caller's transaction.
+fn change_request_in<F>(
+    conn: &mut DbConn,
+    principal: &Principal,
+    id: Uuid,
+    audit: (Audit, &'static str),
+    change: F,
+) -> ApiResult<VisitRequest>
+where
+    F: FnOnce(&mut DbConn, &Principal, &requests::Stored, Party) -> ApiResult<()>,
+{
+    requests::lock_request(conn, id)?;
+    let (stored, party) = visible_request(conn, principal, id)?;
+    change(conn, principal, &stored, party)?;
+    if audit.0 == Audit::Always || party == Party::Staff {
+        audit::record(
+            conn,
+            Some(principal.account_id),
+            audit.1,
+            Some(Object::new("visit_request", &stored.id)),
+        )?;
+    }
+    requests::load_one(conn, &stored.id)
 }
 
 /// The actions a family (or staff for it) takes on its own request.

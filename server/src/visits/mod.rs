@@ -7,6 +7,7 @@ pub mod access;
 pub mod api;
 pub mod dayview;
 pub mod history;
+pub mod names;
 pub mod prison_api;
 pub mod requests;
 pub mod rules;

@@ -1,7 +1,6 @@
 //! The prison side of visits: practical information and rules, weekly sessions, blocked
 //! dates, open slots and coordinators' day lists.
 
-use actix_web::http::header;
 use actix_web::{HttpResponse, delete, get, post, put, web};
 use chrono::{Duration, NaiveDate, Utc};
 use reguide_protocol::PrisonId;
@@ -15,6 +14,7 @@ use uuid::Uuid;
 
 use crate::audit::{self, Object};
 use crate::auth::principal::Principal;
+use crate::db::DbConn;
 use crate::error::{ApiError, ApiResult};
 use crate::json::Json;
 use crate::state::AppState;
@@ -326,6 +326,31 @@ pub async fn unblock(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// A prison's slots from `from` (default today) to `to` (default four weeks on), with their
+/// open places, in time order.
+pub fn slots_between(
+    conn: &mut DbConn,
+    id: PrisonId,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    visit_type: Option<VisitType>,
+) -> ApiResult<Vec<Slot>> {
+    let prison = rules::load_prison_ref(conn, id)?;
+    let now = Utc::now();
+    let from = from.unwrap_or_else(|| now.with_timezone(&prison.tz).date_naive());
+    let to = to.unwrap_or(from + Duration::days(27));
+    if to < from || (to - from).num_days() >= MAX_SLOT_DAYS {
+        return Err(ApiError::invalid(
+            "invalid_range",
+            "to",
+            format!("give a range of 1 to {MAX_SLOT_DAYS} days"),
+        ));
+    }
+    let rules = rules::load_rules(conn, id)?;
+    let inputs = slots::load_inputs(conn, &id.to_string(), prison.tz, rules, from, to)?;
+    Ok(inputs.slots(from, to, visit_type, now))
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct SlotRange {
@@ -353,24 +378,7 @@ pub async fn open_slots(
     let id = PrisonId(path.into_inner());
     let range = range.into_inner();
     let list = state
-        .db(move |conn| {
-            let prison = rules::load_prison_ref(conn, id)?;
-            let now = Utc::now();
-            let from = range
-                .from
-                .unwrap_or_else(|| now.with_timezone(&prison.tz).date_naive());
-            let to = range.to.unwrap_or(from + Duration::days(27));
-            if to < from || (to - from).num_days() >= MAX_SLOT_DAYS {
-                return Err(ApiError::invalid(
-                    "invalid_range",
-                    "to",
-                    format!("give a range of 1 to {MAX_SLOT_DAYS} days"),
-                ));
-            }
-            let rules = rules::load_rules(conn, id)?;
-            let inputs = slots::load_inputs(conn, &id.to_string(), prison.tz, rules, from, to)?;
-            Ok(inputs.slots(from, to, range.visit_type, now))
-        })
+        .db(move |conn| slots_between(conn, id, range.from, range.to, range.visit_type))
         .await?;
     Ok(HttpResponse::Ok().json(list))
 }
@@ -406,13 +414,10 @@ pub async fn day_csv(
 ) -> ApiResult<HttpResponse> {
     let date = query.date;
     let view = load_day(&state, principal, path.into_inner(), date).await?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"visits-{date}.csv\""),
-        ))
-        .body(dayview::day_csv(&view)))
+    Ok(crate::csv::attachment(
+        &format!("visits-{date}.csv"),
+        dayview::day_csv(&view),
+    ))
 }
 
 async fn load_day(
@@ -424,17 +429,26 @@ async fn load_day(
     let id = PrisonId(prison);
     require_prison_manager(&principal, id)?;
     state
-        .write(move |conn| {
-            let prison = rules::load_prison_ref(conn, id)?;
-            let view = dayview::day_view(conn, &prison, date)?;
-            // A day list names families and visitors: reading it is recorded.
-            audit::record(
-                conn,
-                Some(principal.account_id),
-                "day_list_viewed",
-                Some(Object::new("prison", &id)),
-            )?;
-            Ok(view)
-        })
+        .write(move |conn| read_day(conn, &principal, id, date))
         .await
+}
+
+/// A prison's day list for its coordinators and administrators; the reading is recorded, as a
+/// day list names families and visitors.
+pub fn read_day(
+    conn: &mut DbConn,
+    principal: &Principal,
+    id: PrisonId,
+    date: NaiveDate,
+) -> ApiResult<DayView> {
+    require_prison_manager(principal, id)?;
+    let prison = rules::load_prison_ref(conn, id)?;
+    let view = dayview::day_view(conn, &prison, date)?;
+    audit::record(
+        conn,
+        Some(principal.account_id),
+        "day_list_viewed",
+        Some(Object::new("prison", &id)),
+    )?;
+    Ok(view)
 }

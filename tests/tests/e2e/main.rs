@@ -27,3 +27,5 @@ mod visits_matrix;
 mod visits_requests;
 mod visits_rules;
 mod visits_waitlist;
+mod web_admin;
+mod web_browser;

@@ -1,0 +1,320 @@
+//! Facilitators' pages: the Living Lab sessions they run, and for each the invitations with
+//! answers and needs, the waiting list, attendance and summary; inviting a social worker's
+//! caseload, staff by role, or a guest by email.
+
+use actix_web::{HttpRequest, get, post, web};
+use askama::Template;
+use reguide_protocol::living_labs::{
+    Guest, LabOverview, LivingLab, NewInvitations, ParticipantRole, Place,
+};
+use reguide_protocol::{AccountId, Language, Role};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::accounts;
+use crate::error::{ApiError, ApiResult};
+use crate::living_labs::{self as labs_domain, api as labs_api};
+use crate::state::AppState;
+use crate::web::session::WebUser;
+use crate::web::{
+    InLanguage, Page, Reading, WebError, WebResult, render, require_any, see_other, show,
+};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(list).service(detail).service(invite);
+}
+
+#[derive(Debug)]
+struct Line {
+    lab: LivingLab,
+    when: String,
+}
+
+fn when(page: &Page, lab: &LivingLab) -> String {
+    format!(
+        "{}, {}–{}",
+        page.date(&lab.date),
+        lab.starts_at.format("%H:%M"),
+        lab.ends_at.format("%H:%M")
+    )
+}
+
+#[derive(Template)]
+#[template(path = "admin/labs.html")]
+struct ListPage {
+    page: Page,
+    labs: Vec<Line>,
+}
+
+/// The sessions the signed-in person runs (all of them for administrators), soonest first.
+#[get("/living-labs")]
+async fn list(req: HttpRequest, state: web::Data<AppState>, user: WebUser) -> WebResult {
+    require_any(&user, &[Role::Facilitator])?;
+    let language = user.language;
+    let principal = user.principal.clone();
+    let labs = state
+        .db(move |conn| {
+            let visible = labs_domain::visible(conn, &principal)?;
+            let mut run = Vec::new();
+            for lab in visible {
+                let row = labs_domain::load(conn, lab.id)?;
+                if labs_domain::runs(conn, &principal, &row)? {
+                    run.push(lab);
+                }
+            }
+            Ok(run)
+        })
+        .await
+        .lang(language)?;
+    let page = Page::new(&user, &req, "labs.title");
+    let labs = labs
+        .into_iter()
+        .map(|lab| Line {
+            when: when(&page, &lab),
+            lab,
+        })
+        .collect();
+    render(&ListPage { page, labs }, language)
+}
+
+#[derive(Debug)]
+struct Invited {
+    name: String,
+    role: String,
+    answer: String,
+    place: String,
+    needs: String,
+    note: String,
+    attended: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/lab.html")]
+struct DetailPage {
+    page: Page,
+    overview: LabOverview,
+    when: String,
+    invited: Vec<Invited>,
+    waiting: Vec<(i64, String)>,
+    needs: Vec<(String, i64)>,
+    workers: Vec<(AccountId, String)>,
+    roles: Vec<(&'static str, String)>,
+    guest_roles: Vec<(&'static str, String)>,
+    languages: Vec<(&'static str, &'static str)>,
+}
+
+struct Loaded {
+    overview: LabOverview,
+    workers: Vec<(AccountId, String)>,
+}
+
+fn load(
+    conn: &mut crate::db::DbConn,
+    principal: &crate::auth::principal::Principal,
+    id: Uuid,
+) -> ApiResult<Loaded> {
+    let lab = labs_domain::require_runs(conn, principal, id)?;
+    let overview = labs_domain::overview(conn, &lab)?;
+    let workers = accounts::holders_of(conn, Role::SocialWorker)?;
+    Ok(Loaded { overview, workers })
+}
+
+fn detail_of(page: Page, loaded: Loaded) -> DetailPage {
+    let Loaded { overview, workers } = loaded;
+    let yes_no = |b: Option<bool>| match b {
+        Some(true) => page.t("labs.attended_yes").to_owned(),
+        Some(false) => page.t("labs.attended_no").to_owned(),
+        None => "—".to_owned(),
+    };
+    let invited = overview
+        .invitations
+        .iter()
+        .map(|i| Invited {
+            name: i.name.clone(),
+            role: page.tv("participant_role", i.role.as_str()),
+            answer: i
+                .answer
+                .map(|a| page.tv("rsvp", a.as_str()))
+                .unwrap_or_else(|| page.t("labs.no_answer").to_owned()),
+            place: match i.place {
+                Place::None => String::new(),
+                other => page.tv("place", other.as_str()),
+            },
+            needs: i
+                .needs
+                .iter()
+                .map(|n| page.tv("need", n.as_str()))
+                .collect::<Vec<_>>()
+                .join(", "),
+            note: i.note.clone().unwrap_or_default(),
+            attended: yes_no(i.attended),
+        })
+        .collect();
+    let mut waiting: Vec<(i64, String)> = overview
+        .invitations
+        .iter()
+        .filter(|i| i.place == Place::Waiting)
+        .map(|i| (i.position.unwrap_or(0), i.name.clone()))
+        .collect();
+    waiting.sort();
+    let needs = overview
+        .needs
+        .iter()
+        .map(|(need, count)| (page.tv("need", need.as_str()), *count))
+        .collect();
+    let staff_roles = [Role::SocialWorker, Role::Coordinator, Role::Facilitator];
+    let roles = staff_roles
+        .iter()
+        .map(|r| (r.as_str(), page.tv("role", r.as_str())))
+        .collect();
+    let guest_roles = ParticipantRole::ALL
+        .iter()
+        .filter(|r| **r != ParticipantRole::Family)
+        .map(|r| (r.as_str(), page.tv("participant_role", r.as_str())))
+        .collect();
+    let languages = crate::web::i18n::OFFERED
+        .iter()
+        .map(|l| (l.code(), crate::web::i18n::endonym(*l)))
+        .collect();
+    DetailPage {
+        when: when(&page, &overview.living_lab),
+        page,
+        invited,
+        waiting,
+        needs,
+        workers,
+        roles,
+        guest_roles,
+        languages,
+        overview,
+    }
+}
+
+#[get("/living-labs/{id}")]
+async fn detail(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: WebUser,
+    path: web::Path<Uuid>,
+) -> WebResult {
+    let id = path.into_inner();
+    show(
+        &req,
+        &state,
+        &user,
+        "labs.session",
+        Reading::Plain,
+        None,
+        move |conn, principal| load(conn, principal, id),
+        detail_of,
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+struct InviteForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    caseload_of: String,
+    #[serde(default)]
+    role: Vec<String>,
+    #[serde(default)]
+    guest_email: String,
+    #[serde(default)]
+    guest_name: String,
+    #[serde(default)]
+    guest_role: String,
+    #[serde(default)]
+    guest_language: String,
+}
+
+impl InviteForm {
+    fn invitations(&self) -> ApiResult<NewInvitations> {
+        let caseload_of = Some(self.caseload_of.trim())
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<AccountId>().map_err(|_| {
+                    ApiError::invalid("invalid_value", "caseload_of", "choose a social worker")
+                })
+            })
+            .transpose()?;
+        let roles = self
+            .role
+            .iter()
+            .map(|r| {
+                Role::parse(r)
+                    .ok_or_else(|| ApiError::invalid("invalid_value", "role", "unknown role"))
+            })
+            .collect::<ApiResult<Vec<_>>>()?;
+        let mut guests = Vec::new();
+        if !self.guest_email.trim().is_empty() || !self.guest_name.trim().is_empty() {
+            let role = ParticipantRole::parse(&self.guest_role).ok_or_else(|| {
+                ApiError::invalid("invalid_value", "guest_role", "choose the guest's part")
+            })?;
+            guests.push(Guest {
+                email: self.guest_email.trim().to_owned(),
+                name: self.guest_name.trim().to_owned(),
+                role,
+                language: Language::from_code(&self.guest_language),
+            });
+        }
+        if caseload_of.is_none() && roles.is_empty() && guests.is_empty() {
+            return Err(ApiError::invalid(
+                "nobody_invited",
+                "caseload_of",
+                "choose whom to invite",
+            ));
+        }
+        Ok(NewInvitations {
+            caseload_of,
+            roles,
+            guests,
+            ..NewInvitations::default()
+        })
+    }
+}
+
+/// Sends invitations through the API's own `invite_in`.
+#[post("/living-labs/{id}/invitations")]
+async fn invite(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: WebUser,
+    path: web::Path<Uuid>,
+    form: web::Form<InviteForm>,
+) -> WebResult {
+    user.check_csrf(&req, &form.csrf)?;
+    let language = user.language;
+    let id = path.into_inner();
+    let principal = user.principal.clone();
+    let outcome = match form.invitations() {
+        Ok(who) => {
+            state
+                .write(move |conn| labs_api::invite_in(conn, &principal, id, &who))
+                .await
+        }
+        Err(error) => Err(error),
+    };
+    match outcome {
+        Ok(_) => Ok(see_other(&format!("/admin/living-labs/{id}?done=invited"))),
+        Err(error @ (ApiError::Invalid { .. } | ApiError::Conflict { .. })) => {
+            let field = match &error {
+                ApiError::Invalid { field: Some(f), .. } if f.starts_with("guest") => "guest_email",
+                _ => "caseload_of",
+            };
+            show(
+                &req,
+                &state,
+                &user,
+                "labs.session",
+                Reading::Plain,
+                Some((&error, field)),
+                move |conn, principal| load(conn, principal, id),
+                detail_of,
+            )
+            .await
+        }
+        Err(error) => Err(WebError::api(error, language)),
+    }
+}

@@ -1,0 +1,329 @@
+//! The web admin's rules over plain HTTP, as a browser without JavaScript meets them: its
+//! cookies and security headers, CSRF protection, when sessions end, who may open which page,
+//! forms refused with their problem shown, the language switch and the day list's CSV.
+//! `web_browser.rs` drives the same pages in a real browser.
+
+use reguide_tests::protocol::visits::VisitStatus;
+use reguide_tests::web::{SESSION_COOKIE, SIGN_IN_COOKIE, WebSession, input_value, set_cookie};
+use reguide_tests::{DEMO_PASSWORD, DemoUser, TestApp, both_backends};
+use reqwest::{StatusCode, header};
+
+fn location(resp: &reqwest::Response) -> String {
+    resp.headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn assert_strict_cookie(set_cookie: &str) {
+    for part in ["Path=/", "Secure", "HttpOnly", "SameSite=Strict"] {
+        assert!(set_cookie.contains(part), "{set_cookie} lacks {part}");
+    }
+    assert!(set_cookie.starts_with("__Host-"), "{set_cookie}");
+    assert!(!set_cookie.contains("Domain"), "{set_cookie}");
+}
+
+/// The request's status as the API tells it.
+async fn status_of(app: &TestApp, id: uuid::Uuid) -> VisitStatus {
+    let admin = app.login_as(DemoUser::Admin).await;
+    app.visit_request(&admin, id).await.status
+}
+
+both_backends! {
+    async fn pages_come_with_strict_cookies_and_security_headers(app: TestApp) {
+        let resp = app.web_get("/admin/sign-in", None).await;
+        assert_eq!(resp.status(), 200);
+        let headers = resp.headers().clone();
+        let policy = headers.get(header::CONTENT_SECURITY_POLICY).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        assert!(policy.contains("default-src 'none'"), "{policy}");
+        assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+        assert!(!policy.contains("script-src"), "no script is allowed at all: {policy}");
+        assert_eq!(headers.get(header::X_FRAME_OPTIONS).and_then(|v| v.to_str().ok()), Some("DENY"));
+        assert_eq!(headers.get(header::X_CONTENT_TYPE_OPTIONS).and_then(|v| v.to_str().ok()), Some("nosniff"));
+        assert_eq!(headers.get(header::REFERRER_POLICY).and_then(|v| v.to_str().ok()), Some("same-origin"));
+        let (_, sign_in_cookie) = set_cookie(&resp, SIGN_IN_COOKIE).expect("a sign-in cookie");
+        assert_strict_cookie(&sign_in_cookie);
+        let html = resp.text().await.expect("page");
+        assert!(!html.contains("<script"), "no script on the page");
+        assert!(html.contains("<label for=\"login\">") && html.contains("id=\"login\""));
+
+        let resp = app.web_sign_in_raw(DemoUser::Coordinator.email(), DEMO_PASSWORD).await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        assert_eq!(location(&resp), "/admin");
+        let (cookie, session_cookie) = set_cookie(&resp, SESSION_COOKIE).expect("a session cookie");
+        assert_strict_cookie(&session_cookie);
+        let session = WebSession { cookie };
+        let home = app.web_page("/admin", &session).await;
+        assert!(home.contains("href=\"/admin/visits\"") && home.contains("href=\"/admin/prisons\""));
+        for other in ["/admin/audit", "/admin/accounts", "/admin/caseload", "/admin/living-labs"] {
+            assert!(!home.contains(&format!("href=\"{other}\"")), "a coordinator is not offered {other}");
+        }
+
+        // The stylesheet comes from the binary.
+        let css = app.web_get("/admin/static/admin.css", None).await;
+        assert_eq!(css.status(), 200);
+        assert!(css.headers()[header::CONTENT_TYPE].to_str().expect("type").starts_with("text/css"));
+        assert!(css.text().await.expect("css").contains("@media print"));
+    }
+
+    async fn forms_without_their_token_or_from_another_site_change_nothing(app: TestApp) {
+        let request = app.pending_visit().await;
+        let path = format!("/admin/visits/{}/decision", request.id);
+
+        // Signing in: the form's token must match its cookie, and come from this site.
+        let token = app.web_sign_in_token().await;
+        let login = [("login", DemoUser::Coordinator.email()), ("password", DEMO_PASSWORD)];
+        let with = |csrf: &'static str| [("csrf", csrf), login[0], login[1]];
+        let no_cookie = app.web_post("/admin/sign-in", None, &[], &with("x")).await;
+        assert_eq!(no_cookie.status(), StatusCode::FORBIDDEN);
+        let wrong = app.web_post("/admin/sign-in", None, &[(SIGN_IN_COOKIE, &token)], &with("0000")).await;
+        assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
+        let form = [("csrf", token.as_str()), login[0], login[1]];
+        let elsewhere = app.web_post_from("/admin/sign-in", None, &[(SIGN_IN_COOKIE, &token)], &form, Some("https://evil.example")).await;
+        assert_eq!(elsewhere.status(), StatusCode::FORBIDDEN);
+        for refused in [no_cookie, wrong, elsewhere] {
+            assert!(set_cookie(&refused, SESSION_COOKIE).is_none(), "no session for a refused form");
+        }
+
+        let session = app.web_sign_in(DemoUser::Coordinator).await;
+        let page = app.web_page(&format!("/admin/visits/{}", request.id), &session).await;
+        let csrf = input_value(&page, "csrf").expect("the forms carry a token");
+        let confirm = |csrf: &str| vec![("csrf".to_owned(), csrf.to_owned()), ("action".into(), "confirm".into()), ("rank".into(), "1".into())];
+        let send = |form: Vec<(String, String)>, origin: Option<&'static str>, session: WebSession| {
+            let app = &app;
+            let path = path.clone();
+            async move {
+                let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                let origin = origin.map(str::to_owned).unwrap_or_else(|| app.address.clone());
+                app.web_post_from(&path, Some(&session), &[], &form, Some(&origin)).await.status()
+            }
+        };
+        // No token, a wrong one, another session's, and the right one from another site.
+        let other = app.web_sign_in(DemoUser::Coordinator).await;
+        let others_csrf = input_value(&app.web_page("/admin/visits", &other).await, "csrf").expect("token");
+        assert_ne!(others_csrf, csrf, "each session has its own token");
+        assert_eq!(send(vec![("action".into(), "confirm".into()), ("rank".into(), "1".into())], None, session.clone()).await, StatusCode::FORBIDDEN);
+        assert_eq!(send(confirm("f00d"), None, session.clone()).await, StatusCode::FORBIDDEN);
+        assert_eq!(send(confirm(&others_csrf), None, session.clone()).await, StatusCode::FORBIDDEN);
+        assert_eq!(send(confirm(&csrf), Some("https://evil.example"), session.clone()).await, StatusCode::FORBIDDEN);
+        assert_eq!(status_of(&app, request.id).await, VisitStatus::Pending, "nothing changed");
+
+        // The right token from this site decides.
+        assert_eq!(send(confirm(&csrf), None, session.clone()).await, StatusCode::SEE_OTHER);
+        assert_eq!(status_of(&app, request.id).await, VisitStatus::Confirmed);
+    }
+
+    async fn sessions_end_on_sign_out_after_inactivity_and_at_the_latest_after_hours(app: TestApp) {
+        // Signing out ends the session in the database, not only in the browser.
+        let session = app.web_sign_in(DemoUser::Admin).await;
+        let page = app.web_page("/admin", &session).await;
+        let csrf = input_value(&page, "csrf").expect("token");
+        let out = app.web_post("/admin/sign-out", Some(&session), &[], &[("csrf", &csrf)]).await;
+        assert_eq!(out.status(), StatusCode::SEE_OTHER);
+        let (cleared, header) = set_cookie(&out, SESSION_COOKIE).expect("the cookie is cleared");
+        assert!(cleared.is_empty() && header.contains("Max-Age=0"), "{header}");
+        let after = app.web_get("/admin/audit", Some(&session)).await;
+        assert_eq!(after.status(), StatusCode::SEE_OTHER);
+        assert_eq!(location(&after), "/admin/sign-in?next=/admin/audit");
+
+        // Unused for longer than the idle limit: ended, and stays ended.
+        let idle = app.web_sign_in(DemoUser::Admin).await;
+        app.web_page("/admin/audit", &idle).await;
+        let minutes = app.config.auth.web_idle_minutes + 1;
+        let past = (chrono::Utc::now() - chrono::Duration::minutes(minutes)).naive_utc();
+        let changed = app.execute_sql(&format!(
+            "UPDATE api_tokens SET last_used_at = '{}' WHERE web = TRUE AND revoked_at IS NULL",
+            past.format("%Y-%m-%d %H:%M:%S")
+        ));
+        assert_eq!(changed, 1);
+        assert_eq!(app.web_get("/admin/audit", Some(&idle)).await.status(), StatusCode::SEE_OTHER);
+        app.execute_sql("UPDATE api_tokens SET last_used_at = CURRENT_TIMESTAMP WHERE web = TRUE");
+        assert_eq!(app.web_get("/admin/audit", Some(&idle)).await.status(), StatusCode::SEE_OTHER, "revoked, not just stale");
+
+        // In use all along, but past its absolute end.
+        let busy = app.web_sign_in(DemoUser::Admin).await;
+        app.web_page("/admin/audit", &busy).await;
+        app.execute_sql("UPDATE api_tokens SET expires_at = CURRENT_TIMESTAMP WHERE web = TRUE AND revoked_at IS NULL");
+        assert_eq!(app.web_get("/admin/audit", Some(&busy)).await.status(), StatusCode::SEE_OTHER);
+
+        // The two kinds of token never stand in for each other.
+        let bearer = app.login_as(DemoUser::Admin).await;
+        let as_cookie = WebSession { cookie: bearer.clone() };
+        assert_eq!(app.web_get("/admin/audit", Some(&as_cookie)).await.status(), StatusCode::SEE_OTHER);
+        let web = app.web_sign_in(DemoUser::Admin).await;
+        assert_eq!(app.get("/api/v1/me", Some(&web.cookie)).await.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(app.get("/api/v1/me", Some(&bearer)).await.status(), StatusCode::OK);
+    }
+
+    async fn families_cannot_open_the_admin(app: TestApp) {
+        let resp = app.web_sign_in_raw(DemoUser::FamilyMember.email(), DEMO_PASSWORD).await;
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+        assert!(set_cookie(&resp, SESSION_COOKIE).is_none_or(|(value, _)| value.is_empty()));
+        let html = resp.text().await.expect("page");
+        // No language chosen and none asked for by the browser: Dutch.
+        assert!(html.contains("Gezinnen gebruiken de reguide-app"), "families are sent to the app: {html}");
+
+        // Their app's token is no key to the admin either; nor is no cookie at all.
+        let token = app.login_as(DemoUser::FamilyMember).await;
+        let demo = app.demo_data().await;
+        for path in [
+            "/admin".to_owned(),
+            "/admin/visits".to_owned(),
+            format!("/admin/families/{}", demo.family_a),
+            "/admin/caseload".to_owned(),
+            "/admin/audit".to_owned(),
+        ] {
+            let with_token = app.web_get(&path, Some(&WebSession { cookie: token.clone() })).await;
+            assert_eq!(with_token.status(), StatusCode::SEE_OTHER, "{path}");
+            assert!(location(&with_token).starts_with("/admin/sign-in?next="), "{path}");
+            assert_eq!(app.web_get(&path, None).await.status(), StatusCode::SEE_OTHER, "{path}");
+        }
+
+        // A wrong password shows the form again, with the problem linked to the field.
+        let wrong = app.web_sign_in_raw(DemoUser::Coordinator.email(), "not the password").await;
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+        let html = wrong.text().await.expect("page");
+        assert!(html.contains("class=\"error-summary\"") && html.contains("href=\"#login\""), "{html}");
+        assert!(html.contains(&format!("value=\"{}\"", DemoUser::Coordinator.email())), "what was typed stays");
+    }
+
+    async fn every_page_shows_only_what_the_role_allows(app: TestApp) {
+        let demo = app.demo_data().await;
+        let lab = {
+            let facilitator = app.login_as(DemoUser::Facilitator).await;
+            let labs: Vec<serde_json::Value> = reguide_tests::expect_json(app.get("/api/v1/living-labs", Some(&facilitator)).await, 200).await;
+            labs[0]["id"].as_str().expect("the demo session").to_owned()
+        };
+        let (haren, lantin) = (demo.haren, demo.lantin);
+        let (a, c) = (demo.family_a, demo.family_c);
+        // (page, [admin, coordinator, social worker, facilitator]): 200 shown, 403 refused,
+        // 404 as if it did not exist.
+        let matrix: Vec<(String, [u16; 4])> = vec![
+            ("/admin".into(), [200, 200, 200, 200]),
+            ("/admin/visits".into(), [200, 200, 403, 403]),
+            ("/admin/prisons".into(), [200, 200, 403, 403]),
+            (format!("/admin/prisons/{haren}/week"), [200, 200, 403, 403]),
+            (format!("/admin/prisons/{haren}/day"), [200, 200, 403, 403]),
+            (format!("/admin/prisons/{lantin}/day"), [200, 403, 403, 403]),
+            (format!("/admin/prisons/{haren}/day.csv"), [200, 200, 403, 403]),
+            ("/admin/caseload".into(), [403, 403, 200, 403]),
+            (format!("/admin/families/{a}"), [404, 403, 200, 403]),
+            (format!("/admin/families/{c}"), [404, 403, 404, 403]),
+            ("/admin/living-labs".into(), [200, 403, 403, 200]),
+            (format!("/admin/living-labs/{lab}"), [200, 404, 404, 200]),
+            ("/admin/accounts".into(), [200, 403, 403, 403]),
+            ("/admin/audit".into(), [200, 403, 403, 403]),
+            ("/admin/no-such-page".into(), [404, 404, 404, 404]),
+        ];
+        let users = [DemoUser::Admin, DemoUser::Coordinator, DemoUser::SocialWorker, DemoUser::Facilitator];
+        let mut sessions = Vec::new();
+        for user in users {
+            sessions.push(app.web_sign_in(user).await);
+        }
+        let mut wrong = Vec::new();
+        for (path, expected) in &matrix {
+            for (i, user) in users.iter().enumerate() {
+                let resp = app.web_get(path, Some(&sessions[i])).await;
+                let status = resp.status().as_u16();
+                let html = resp.text().await.unwrap_or_default();
+                if status != expected[i] {
+                    wrong.push(format!("{user:?} {path}: {status}, expected {}", expected[i]));
+                }
+                if status != 200 && !path.ends_with(".csv") {
+                    assert!(html.contains("<h1>"), "{path}: an error is a page in words");
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "{wrong:#?}");
+
+        // What a page shows stays within the scope: a coordinator's queue lists their prisons.
+        let coordinator = &sessions[1];
+        let queue = app.web_page("/admin/visits", coordinator).await;
+        assert!(queue.contains("Prison de Haren") && queue.contains("Gevangenis Brugge"));
+        assert!(!queue.contains("Lantin"), "Lantin is not this coordinator's");
+    }
+
+    async fn a_refused_decision_shows_its_problem_next_to_the_field(app: TestApp) {
+        let request = app.pending_visit().await;
+        let session = app.web_sign_in(DemoUser::Coordinator).await;
+        let page = app.web_page(&format!("/admin/visits/{}", request.id), &session).await;
+        let csrf = input_value(&page, "csrf").expect("token");
+        let path = format!("/admin/visits/{}/decision", request.id);
+        let resp = app.web_post(&path, Some(&session), &[], &[("csrf", &csrf), ("action", "decline"), ("reason", "")]).await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        let html = resp.text().await.expect("page");
+        assert!(html.contains("class=\"error-summary\""), "{html}");
+        assert!(html.contains("href=\"#reason\"") && html.contains("id=\"reason\""), "linked to the field");
+        assert_eq!(status_of(&app, request.id).await, VisitStatus::Pending);
+
+        // Declined with a reason: the family is told, the queue says so.
+        let resp = app.web_post(&path, Some(&session), &[], &[("csrf", &csrf), ("action", "decline"), ("reason", "no_capacity"), ("note", "Try next week")]).await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        assert_eq!(location(&resp), "/admin/visits?done=declined");
+        let queue = app.web_page("/admin/visits?done=declined", &session).await;
+        assert!(queue.contains("role=\"status\""), "a notice says what happened");
+        assert_eq!(status_of(&app, request.id).await, VisitStatus::Declined);
+        // Deciding twice is refused in words, and changes nothing.
+        let again = app.web_post(&path, Some(&session), &[], &[("csrf", &csrf), ("action", "confirm"), ("rank", "1")]).await;
+        assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(status_of(&app, request.id).await, VisitStatus::Declined);
+    }
+
+    async fn the_admin_speaks_dutch_french_english_german_and_arabic(app: TestApp) {
+        let session = app.web_sign_in(DemoUser::Coordinator).await;
+        let cookie = |lang: &str| format!("{SESSION_COOKIE}={}; __Host-reguide-language={lang}", session.cookie);
+        let switch = app.web_get("/admin/language/fr?back=/admin/visits", Some(&session)).await;
+        assert_eq!(switch.status(), StatusCode::SEE_OTHER);
+        assert_eq!(location(&switch), "/admin/visits");
+        assert!(set_cookie(&switch, "__Host-reguide-language").is_some_and(|(v, _)| v == "fr"));
+        let page = |lang: &'static str| {
+            let app = &app;
+            let cookie = cookie(lang);
+            async move {
+                let resp = app.client.get(app.url("/admin/visits")).header(header::COOKIE, cookie).send().await.expect("page");
+                assert_eq!(resp.status(), 200);
+                resp.text().await.expect("html")
+            }
+        };
+        let french = page("fr").await;
+        assert!(french.contains("<html lang=\"fr\" dir=\"ltr\">") && french.contains("Demandes de visite"), "{french}");
+        let dutch = page("nl").await;
+        assert!(dutch.contains("<html lang=\"nl\" dir=\"ltr\">") && dutch.contains("Bezoekaanvragen"), "{dutch}");
+        let arabic = page("ar").await;
+        assert!(arabic.contains("<html lang=\"ar\" dir=\"rtl\">"), "Arabic is right to left");
+        assert!(page("de").await.contains("<html lang=\"de\" dir=\"ltr\">"));
+
+        // Only the admin's own pages are come back to.
+        let away = app.web_get("/admin/language/nl?back=https://evil.example/", None).await;
+        assert_eq!(location(&away), "/admin");
+        let scheme_relative = app.web_get("/admin/language/nl?back=//evil.example", None).await;
+        assert_eq!(location(&scheme_relative), "/admin");
+        assert_eq!(app.web_get("/admin/language/xx", None).await.status(), StatusCode::NOT_FOUND);
+    }
+
+    async fn the_day_list_prints_with_passes_and_downloads_as_csv(app: TestApp) {
+        let request = app.pending_visit().await;
+        let coordinator = app.login_as(DemoUser::Coordinator).await;
+        let decided = app.post_json(&format!("/api/v1/visit-requests/{}/decision", request.id), Some(&coordinator), &serde_json::json!({ "action": "confirm", "rank": 1 })).await;
+        assert_eq!(decided.status(), 200);
+        let date = request.preferences[0].date;
+        let session = app.web_sign_in(DemoUser::Coordinator).await;
+        let day = app.web_page(&format!("/admin/prisons/{}/day?date={date}", request.prison_id), &session).await;
+        assert!(day.contains(&request.reference), "the visit is on the list");
+        assert!(day.contains("class=\"pass\""), "with its visitor pass");
+        assert!(day.contains("Fatima Benali"));
+        let csv = app.web_get(&format!("/admin/prisons/{}/day.csv?date={date}", request.prison_id), Some(&session)).await;
+        assert_eq!(csv.status(), 200);
+        assert!(csv.headers()[header::CONTENT_DISPOSITION].to_str().expect("header").contains(&format!("visits-{date}.csv")));
+        assert!(csv.text().await.expect("csv").contains(&request.reference));
+
+        // Both readings are in the audit log, which an administrator filters by action.
+        let admin = app.web_sign_in(DemoUser::Admin).await;
+        let log = app.web_page("/admin/audit?action=day_list_viewed", &admin).await;
+        assert_eq!(log.matches("<td class=\"mono\">day_list_viewed</td>").count(), 2, "{log}");
+        let bad = app.web_get("/admin/audit?from=yesterday", Some(&admin)).await;
+        assert_eq!(bad.status(), 200);
+        assert!(bad.text().await.expect("page").contains("href=\"#from\""), "a bad date is shown at its field");
+    }
+}
