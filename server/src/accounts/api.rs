@@ -9,6 +9,7 @@ use crate::accounts::{self, EmailAddress, NewAccountRow};
 use crate::audit::{self, Object};
 use crate::auth::password;
 use crate::auth::principal::{Principal, load_grants};
+use crate::db::DbConn;
 use crate::db::schema::accounts as accounts_t;
 use crate::error::{ApiError, ApiResult};
 use crate::families;
@@ -184,24 +185,31 @@ pub async fn grant_role(
     path: web::Path<Uuid>,
     body: Json<NewRoleGrant>,
 ) -> ApiResult<HttpResponse> {
-    principal.require_admin()?;
     let id = AccountId(path.into_inner());
     let body = body.into_inner();
-    let actor = principal.account_id;
     let granted = state
-        .write(move |conn| {
-            accounts::load_account(conn, id)?;
-            let granted = accounts::grant_role(conn, id, body.role, body.prison_id, None)?;
-            audit::record(
-                conn,
-                Some(actor),
-                "role_granted",
-                Some(Object::new("role_grant", &granted.id)),
-            )?;
-            Ok(granted)
-        })
+        .write(move |conn| grant_role_in(conn, &principal, id, &body))
         .await?;
     Ok(HttpResponse::Created().json(granted))
+}
+
+/// Grants a role (a coordinator's with its prison), by administrators, recorded.
+pub fn grant_role_in(
+    conn: &mut DbConn,
+    principal: &Principal,
+    id: AccountId,
+    grant: &NewRoleGrant,
+) -> ApiResult<RoleGrant> {
+    principal.require_admin()?;
+    accounts::load_account(conn, id)?;
+    let granted = accounts::grant_role(conn, id, grant.role, grant.prison_id, None)?;
+    audit::record(
+        conn,
+        Some(principal.account_id),
+        "role_granted",
+        Some(Object::new("role_grant", &granted.id)),
+    )?;
+    Ok(granted)
 }
 
 #[utoipa::path(delete, path = "/api/v1/admin/accounts/{account_id}/roles/{grant_id}", tag = "admin",
@@ -214,22 +222,29 @@ pub async fn revoke_role(
     principal: Principal,
     path: web::Path<(Uuid, Uuid)>,
 ) -> ApiResult<HttpResponse> {
-    principal.require_admin()?;
     let (account, grant_id) = path.into_inner();
     let (account, grant_id) = (AccountId(account), RoleGrantId(grant_id));
-    let actor = principal.account_id;
     state
-        .write(move |conn| {
-            accounts::revoke_grant(conn, account, grant_id)?;
-            audit::record(
-                conn,
-                Some(actor),
-                "role_revoked",
-                Some(Object::new("role_grant", &grant_id)),
-            )
-        })
+        .write(move |conn| revoke_role_in(conn, &principal, account, grant_id))
         .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Takes a role back (never the last active administrator's), by administrators, recorded.
+pub fn revoke_role_in(
+    conn: &mut DbConn,
+    principal: &Principal,
+    account: AccountId,
+    grant_id: RoleGrantId,
+) -> ApiResult<()> {
+    principal.require_admin()?;
+    accounts::revoke_grant(conn, account, grant_id)?;
+    audit::record(
+        conn,
+        Some(principal.account_id),
+        "role_revoked",
+        Some(Object::new("role_grant", &grant_id)),
+    )
 }
 
 #[utoipa::path(put, path = "/api/v1/admin/accounts/{account_id}/caseload/{family_id}", tag = "admin",

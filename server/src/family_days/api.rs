@@ -440,19 +440,28 @@ async fn registrations_for_organiser(
     action: &'static str,
 ) -> ApiResult<(days::Day, Vec<Registration>)> {
     state
-        .write(move |conn| {
-            let day = days::load_day(conn, id)?;
-            access::require_manage_day(&principal, day.prison_id)?;
-            let list = days::day_registrations(conn, day.id())?;
-            audit::record(
-                conn,
-                Some(principal.account_id),
-                action,
-                Some(Object::new("family_day", &day.row.id)),
-            )?;
-            Ok((day, list))
-        })
+        .write(move |conn| registrations_in(conn, &principal, id, action))
         .await
+}
+
+/// A day's registrations for its organisers, then the waiting list in order; the reading is
+/// recorded as `action`.
+pub fn registrations_in(
+    conn: &mut DbConn,
+    principal: &Principal,
+    id: Uuid,
+    action: &'static str,
+) -> ApiResult<(days::Day, Vec<Registration>)> {
+    let day = days::load_day(conn, id)?;
+    access::require_manage_day(principal, day.prison_id)?;
+    let list = days::day_registrations(conn, day.id())?;
+    audit::record(
+        conn,
+        Some(principal.account_id),
+        action,
+        Some(Object::new("family_day", &day.row.id)),
+    )?;
+    Ok((day, list))
 }
 
 #[utoipa::path(get, path = "/api/v1/family-days/{day_id}/registrations", tag = "family_days",

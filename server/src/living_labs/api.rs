@@ -273,13 +273,21 @@ pub async fn attendance(
     let id = path.into_inner();
     let attended = body.into_inner().attended;
     let seen = state
-        .write(move |conn| {
-            let lab = labs::require_runs(conn, &principal, id)?;
-            labs::record_attendance(conn, &lab, &attended, Utc::now())?;
-            labs::overview(conn, &lab)
-        })
+        .write(move |conn| attendance_in(conn, &principal, id, &attended))
         .await?;
     Ok(HttpResponse::Ok().json(seen))
+}
+
+/// Who attended a session that has started (the others did not), by its facilitators.
+pub fn attendance_in(
+    conn: &mut crate::db::DbConn,
+    principal: &Principal,
+    id: Uuid,
+    attended: &[Uuid],
+) -> ApiResult<LabOverview> {
+    let lab = labs::require_runs(conn, principal, id)?;
+    labs::record_attendance(conn, &lab, attended, Utc::now())?;
+    labs::overview(conn, &lab)
 }
 
 #[utoipa::path(put, path = "/api/v1/living-labs/{id}/summary", tag = "living_labs",
@@ -298,14 +306,22 @@ pub async fn put_summary(
     let id = path.into_inner();
     let text = body.into_inner();
     let published = state
-        .write(move |conn| {
-            let lab = labs::require_runs(conn, &principal, id)?;
-            labs::publish_summary(conn, &lab, &text.summary, &text.next_steps)?;
-            let lab = labs::load(conn, id)?;
-            labs::summary_for(conn, &principal, &lab)
-        })
+        .write(move |conn| summary_in(conn, &principal, id, &text))
         .await?;
     Ok(HttpResponse::Ok().json(published))
+}
+
+/// Publishes what was agreed and the next steps, for those who attended; by facilitators.
+pub fn summary_in(
+    conn: &mut crate::db::DbConn,
+    principal: &Principal,
+    id: Uuid,
+    text: &LabSummary,
+) -> ApiResult<LabSummary> {
+    let lab = labs::require_runs(conn, principal, id)?;
+    labs::publish_summary(conn, &lab, &text.summary, &text.next_steps)?;
+    let lab = labs::load(conn, id)?;
+    labs::summary_for(conn, principal, &lab)
 }
 
 #[utoipa::path(get, path = "/api/v1/living-labs/{id}/summary", tag = "living_labs",

@@ -209,47 +209,11 @@ pub async fn list_outbox(
     principal: Principal,
     query: web::Query<OutboxQuery>,
 ) -> ApiResult<HttpResponse> {
-    principal.require_admin()?;
     let q = query.into_inner();
     let wanted = q.state.unwrap_or_else(|| worker::DEAD.to_owned());
-    if ![
-        worker::PENDING,
-        worker::SENT,
-        worker::DEAD,
-        worker::CANCELLED,
-    ]
-    .contains(&wanted.as_str())
-    {
-        return Err(ApiError::invalid(
-            "invalid_value",
-            "state",
-            "state is pending, sent, dead or cancelled",
-        ));
-    }
-    let limit = crate::audit::api::page_limit(q.limit)?;
+    let limit = q.limit;
     let list = state
-        .db(move |conn| {
-            let rows: Vec<Row> = outbox::table
-                .filter(outbox::state.eq(&wanted))
-                .order((outbox::created_at.desc(), outbox::id.desc()))
-                .limit(limit)
-                .select((
-                    outbox::id,
-                    outbox::kind,
-                    outbox::state,
-                    outbox::to_address,
-                    outbox::language,
-                    outbox::subject,
-                    outbox::attempts,
-                    outbox::last_error,
-                    outbox::send_after,
-                    outbox::next_attempt_at,
-                    outbox::created_at,
-                    outbox::sent_at,
-                ))
-                .load(conn)?;
-            Ok(rows.into_iter().map(to_wire).collect::<Vec<_>>())
-        })
+        .db(move |conn| outbox_in(conn, &principal, &wanted, limit))
         .await?;
     Ok(HttpResponse::Ok().json(list))
 }
@@ -267,38 +231,86 @@ pub async fn retry_message(
     principal: Principal,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    principal.require_admin()?;
     let id = path.into_inner();
     state
-        .write(move |conn| {
-            let current: Option<String> = outbox::table
-                .find(&id)
-                .select(outbox::state)
-                .first(conn)
-                .optional()?;
-            match current.as_deref() {
-                None => Err(ApiError::not_found("message_not_found", "no such message")),
-                Some(worker::DEAD) => {
-                    diesel::update(outbox::table.find(&id))
-                        .set((
-                            outbox::state.eq(worker::PENDING),
-                            outbox::attempts.eq(0),
-                            outbox::next_attempt_at.eq(to_naive(chrono::Utc::now())),
-                        ))
-                        .execute(conn)?;
-                    audit::record(
-                        conn,
-                        Some(principal.account_id),
-                        "email_retried",
-                        Some(Object::new("email", &id)),
-                    )
-                }
-                Some(_) => Err(ApiError::conflict(
-                    "not_dead",
-                    "only a dead message is sent again",
-                )),
-            }
-        })
+        .write(move |conn| retry_in(conn, &principal, &id))
         .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// The outbox's messages in one state, newest first, for administrators.
+pub fn outbox_in(
+    conn: &mut DbConn,
+    principal: &Principal,
+    wanted: &str,
+    limit: Option<i64>,
+) -> ApiResult<Vec<OutboxMessage>> {
+    principal.require_admin()?;
+    if ![
+        worker::PENDING,
+        worker::SENT,
+        worker::DEAD,
+        worker::CANCELLED,
+    ]
+    .contains(&wanted)
+    {
+        return Err(ApiError::invalid(
+            "invalid_value",
+            "state",
+            "state is pending, sent, dead or cancelled",
+        ));
+    }
+    let limit = crate::audit::api::page_limit(limit)?;
+    let rows: Vec<Row> = outbox::table
+        .filter(outbox::state.eq(wanted))
+        .order((outbox::created_at.desc(), outbox::id.desc()))
+        .limit(limit)
+        .select((
+            outbox::id,
+            outbox::kind,
+            outbox::state,
+            outbox::to_address,
+            outbox::language,
+            outbox::subject,
+            outbox::attempts,
+            outbox::last_error,
+            outbox::send_after,
+            outbox::next_attempt_at,
+            outbox::created_at,
+            outbox::sent_at,
+        ))
+        .load(conn)?;
+    Ok(rows.into_iter().map(to_wire).collect())
+}
+
+/// Sends a dead message again, its attempts reset; by administrators, and recorded.
+pub fn retry_in(conn: &mut DbConn, principal: &Principal, id: &str) -> ApiResult<()> {
+    principal.require_admin()?;
+    let current: Option<String> = outbox::table
+        .find(id)
+        .select(outbox::state)
+        .first(conn)
+        .optional()?;
+    match current.as_deref() {
+        None => Err(ApiError::not_found("message_not_found", "no such message")),
+        Some(worker::DEAD) => {
+            diesel::update(outbox::table.find(id))
+                .set((
+                    outbox::state.eq(worker::PENDING),
+                    outbox::attempts.eq(0),
+                    outbox::next_attempt_at.eq(to_naive(chrono::Utc::now())),
+                ))
+                .execute(conn)?;
+            audit::record(
+                conn,
+                Some(principal.account_id),
+                "email_retried",
+                Some(Object::new("email", &id)),
+            )
+        }
+        Some(_) => Err(ApiError::conflict(
+            "not_dead",
+            "only a dead message is sent again",
+        )),
+    }
 }

@@ -30,8 +30,20 @@ pub async fn create(
     principal: Principal,
     body: Json<NewPrison>,
 ) -> ApiResult<HttpResponse> {
-    principal.require_admin()?;
     let body = body.into_inner();
+    let prison = state
+        .write(move |conn| create_in(conn, &principal, &body))
+        .await?;
+    Ok(HttpResponse::Created().json(prison))
+}
+
+/// A new prison, by administrators: a name, a city and the time zone its visits are kept in.
+pub fn create_in(
+    conn: &mut crate::db::DbConn,
+    principal: &Principal,
+    body: &NewPrison,
+) -> ApiResult<Prison> {
+    principal.require_admin()?;
     let name = body.name.trim().to_owned();
     let city = body.city.trim().to_owned();
     if name.is_empty() || name.chars().count() > 200 {
@@ -49,17 +61,12 @@ pub async fn create(
         ));
     }
     let tz = prisons::time_zone(&body.time_zone)?;
-    let prison = state
-        .write(move |conn| {
-            let prison = prisons::create_prison(conn, &name, &city, tz)?;
-            audit::record(
-                conn,
-                Some(principal.account_id),
-                "prison_created",
-                Some(Object::new("prison", &prison.id)),
-            )?;
-            Ok(prison)
-        })
-        .await?;
-    Ok(HttpResponse::Created().json(prison))
+    let prison = prisons::create_prison(conn, &name, &city, tz)?;
+    audit::record(
+        conn,
+        Some(principal.account_id),
+        "prison_created",
+        Some(Object::new("prison", &prison.id)),
+    )?;
+    Ok(prison)
 }

@@ -524,25 +524,30 @@ pub async fn decide_visitor(
     let decision = body.into_inner();
     let list = state
         .write(move |conn| {
-            let detainee = visible_detainee(conn, &principal, detainee)?;
-            access::require_prison_manager(&principal, detainee.prison)?;
-            visitors::decide(
-                conn,
-                &detainee,
-                MemberId(member),
-                &decision,
-                principal.account_id,
-            )?;
-            audit::record(
-                conn,
-                Some(principal.account_id),
-                "visitor_decided",
-                Some(Object::new("member", &member)),
-            )?;
-            visitors::list(conn, &detainee)
+            decide_visitor_in(conn, &principal, detainee, MemberId(member), &decision)
         })
         .await?;
     Ok(HttpResponse::Ok().json(list))
+}
+
+/// A coordinator's decision on a member of a detained person's visitor list; answers the list.
+pub fn decide_visitor_in(
+    conn: &mut DbConn,
+    principal: &Principal,
+    detainee: Uuid,
+    member: MemberId,
+    decision: &VisitorDecision,
+) -> ApiResult<Vec<ApprovedVisitor>> {
+    let detainee = visible_detainee(conn, principal, detainee)?;
+    access::require_prison_manager(principal, detainee.prison)?;
+    visitors::decide(conn, &detainee, member, decision, principal.account_id)?;
+    audit::record(
+        conn,
+        Some(principal.account_id),
+        "visitor_decided",
+        Some(Object::new("member", &member)),
+    )?;
+    visitors::list(conn, &detainee)
 }
 
 #[utoipa::path(post, path = "/api/v1/detainees/{detainee_id}/visitors/{member_id}/ask", tag = "visits",

@@ -99,22 +99,30 @@ pub async fn put_rules(
     body: Json<VisitRules>,
 ) -> ApiResult<HttpResponse> {
     let id = PrisonId(path.into_inner());
-    require_prison_manager(&principal, id)?;
     let visit_rules = body.into_inner();
     let detail = state
-        .write(move |conn| {
-            rules::load_prison_ref(conn, id)?;
-            rules::put_rules(conn, id, &visit_rules)?;
-            audit::record(
-                conn,
-                Some(principal.account_id),
-                "visit_rules_set",
-                Some(Object::new("prison", &id)),
-            )?;
-            rules::load_detail(conn, id)
-        })
+        .write(move |conn| put_rules_in(conn, &principal, id, &visit_rules))
         .await?;
     Ok(HttpResponse::Ok().json(detail))
+}
+
+/// Sets a prison's rules for one visit type, by its coordinators and administrators.
+pub fn put_rules_in(
+    conn: &mut DbConn,
+    principal: &Principal,
+    id: PrisonId,
+    visit_rules: &VisitRules,
+) -> ApiResult<PrisonDetail> {
+    require_prison_manager(principal, id)?;
+    rules::load_prison_ref(conn, id)?;
+    rules::put_rules(conn, id, visit_rules)?;
+    audit::record(
+        conn,
+        Some(principal.account_id),
+        "visit_rules_set",
+        Some(Object::new("prison", &id)),
+    )?;
+    rules::load_detail(conn, id)
 }
 
 #[utoipa::path(delete, path = "/api/v1/prisons/{prison_id}/rules/{visit_type}", tag = "prisons",
@@ -153,16 +161,17 @@ pub async fn list_templates(
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let id = PrisonId(path.into_inner());
-    let list = state
-        .db(move |conn| {
-            rules::load_prison_ref(conn, id)?;
-            Ok(slots::load_templates(conn, &id.to_string())?
-                .iter()
-                .map(|t| rules::to_template(id, t))
-                .collect::<Vec<_>>())
-        })
-        .await?;
+    let list = state.db(move |conn| templates_of(conn, id)).await?;
     Ok(HttpResponse::Ok().json(list))
+}
+
+/// A prison's weekly sessions (public: families see them as slots).
+pub fn templates_of(conn: &mut DbConn, id: PrisonId) -> ApiResult<Vec<SessionTemplate>> {
+    rules::load_prison_ref(conn, id)?;
+    Ok(slots::load_templates(conn, &id.to_string())?
+        .iter()
+        .map(|t| rules::to_template(id, t))
+        .collect())
 }
 
 #[utoipa::path(post, path = "/api/v1/prisons/{prison_id}/session-templates", tag = "prisons", params(("prison_id" = Uuid, Path)),
@@ -177,22 +186,30 @@ pub async fn create_template(
     body: Json<NewSessionTemplate>,
 ) -> ApiResult<HttpResponse> {
     let id = PrisonId(path.into_inner());
-    require_prison_manager(&principal, id)?;
     let new = body.into_inner();
     let template = state
-        .write(move |conn| {
-            rules::load_prison_ref(conn, id)?;
-            let template = rules::create_template(conn, id, &new)?;
-            audit::record(
-                conn,
-                Some(principal.account_id),
-                "session_template_created",
-                Some(Object::new("session_template", &template.id)),
-            )?;
-            Ok(template)
-        })
+        .write(move |conn| create_template_in(conn, &principal, id, &new))
         .await?;
     Ok(HttpResponse::Created().json(template))
+}
+
+/// A new weekly session of a prison, by its coordinators and administrators.
+pub fn create_template_in(
+    conn: &mut DbConn,
+    principal: &Principal,
+    id: PrisonId,
+    new: &NewSessionTemplate,
+) -> ApiResult<SessionTemplate> {
+    require_prison_manager(principal, id)?;
+    rules::load_prison_ref(conn, id)?;
+    let template = rules::create_template(conn, id, new)?;
+    audit::record(
+        conn,
+        Some(principal.account_id),
+        "session_template_created",
+        Some(Object::new("session_template", &template.id)),
+    )?;
+    Ok(template)
 }
 
 #[utoipa::path(put, path = "/api/v1/session-templates/{template_id}", tag = "prisons", params(("template_id" = Uuid, Path)),
@@ -236,19 +253,27 @@ pub async fn delete_template(
 ) -> ApiResult<HttpResponse> {
     let id = path.into_inner();
     state
-        .write(move |conn| {
-            let prison = rules::template_prison(conn, id)?;
-            require_prison_manager(&principal, prison)?;
-            rules::delete_template(conn, id)?;
-            audit::record(
-                conn,
-                Some(principal.account_id),
-                "session_template_deleted",
-                Some(Object::new("session_template", &id)),
-            )
-        })
+        .write(move |conn| delete_template_in(conn, &principal, id))
         .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Removes a weekly session (refused while visits are booked in it); answers its prison.
+pub fn delete_template_in(
+    conn: &mut DbConn,
+    principal: &Principal,
+    id: Uuid,
+) -> ApiResult<PrisonId> {
+    let prison = rules::template_prison(conn, id)?;
+    require_prison_manager(principal, prison)?;
+    rules::delete_template(conn, id)?;
+    audit::record(
+        conn,
+        Some(principal.account_id),
+        "session_template_deleted",
+        Some(Object::new("session_template", &id)),
+    )?;
+    Ok(prison)
 }
 
 #[utoipa::path(get, path = "/api/v1/prisons/{prison_id}/blocked-dates", tag = "prisons", params(("prison_id" = Uuid, Path)),
@@ -260,14 +285,21 @@ pub async fn list_blocked(
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let id = PrisonId(path.into_inner());
-    require_prison_manager(&principal, id)?;
     let list = state
-        .db(move |conn| {
-            let prison = rules::load_prison_ref(conn, id)?;
-            rules::list_blocked(conn, id, Utc::now().with_timezone(&prison.tz).date_naive())
-        })
+        .db(move |conn| blocked_of(conn, &principal, id))
         .await?;
     Ok(HttpResponse::Ok().json(list))
+}
+
+/// A prison's blocked dates from today, for its coordinators and administrators.
+pub fn blocked_of(
+    conn: &mut DbConn,
+    principal: &Principal,
+    id: PrisonId,
+) -> ApiResult<Vec<BlockedDate>> {
+    require_prison_manager(principal, id)?;
+    let prison = rules::load_prison_ref(conn, id)?;
+    rules::list_blocked(conn, id, Utc::now().with_timezone(&prison.tz).date_naive())
 }
 
 #[utoipa::path(post, path = "/api/v1/prisons/{prison_id}/blocked-dates", tag = "prisons", params(("prison_id" = Uuid, Path)),
@@ -283,22 +315,30 @@ pub async fn block_date(
     body: Json<NewBlockedDate>,
 ) -> ApiResult<HttpResponse> {
     let id = PrisonId(path.into_inner());
-    require_prison_manager(&principal, id)?;
     let block = body.into_inner();
     let blocked = state
-        .write(move |conn| {
-            let prison = rules::load_prison_ref(conn, id)?;
-            let blocked = rules::block_date(conn, &prison, &block, principal.account_id)?;
-            audit::record(
-                conn,
-                Some(principal.account_id),
-                "date_blocked",
-                Some(Object::new("prison", &id)),
-            )?;
-            Ok(blocked)
-        })
+        .write(move |conn| block_date_in(conn, &principal, id, &block))
         .await?;
     Ok(HttpResponse::Created().json(blocked))
+}
+
+/// Blocks a date (or one session on it) of a prison; the visits already booked are flagged.
+pub fn block_date_in(
+    conn: &mut DbConn,
+    principal: &Principal,
+    id: PrisonId,
+    block: &NewBlockedDate,
+) -> ApiResult<BlockedDate> {
+    require_prison_manager(principal, id)?;
+    let prison = rules::load_prison_ref(conn, id)?;
+    let blocked = rules::block_date(conn, &prison, block, principal.account_id)?;
+    audit::record(
+        conn,
+        Some(principal.account_id),
+        "date_blocked",
+        Some(Object::new("prison", &id)),
+    )?;
+    Ok(blocked)
 }
 
 #[utoipa::path(delete, path = "/api/v1/blocked-dates/{blocked_id}", tag = "prisons", params(("blocked_id" = Uuid, Path)),
@@ -311,19 +351,23 @@ pub async fn unblock(
 ) -> ApiResult<HttpResponse> {
     let id = path.into_inner();
     state
-        .write(move |conn| {
-            let prison = rules::blocked_date_prison(conn, id)?;
-            require_prison_manager(&principal, prison)?;
-            rules::unblock(conn, id)?;
-            audit::record(
-                conn,
-                Some(principal.account_id),
-                "date_unblocked",
-                Some(Object::new("prison", &prison)),
-            )
-        })
+        .write(move |conn| unblock_in(conn, &principal, id))
         .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Lifts a blocked date; answers its prison.
+pub fn unblock_in(conn: &mut DbConn, principal: &Principal, id: Uuid) -> ApiResult<PrisonId> {
+    let prison = rules::blocked_date_prison(conn, id)?;
+    require_prison_manager(principal, prison)?;
+    rules::unblock(conn, id)?;
+    audit::record(
+        conn,
+        Some(principal.account_id),
+        "date_unblocked",
+        Some(Object::new("prison", &prison)),
+    )?;
+    Ok(prison)
 }
 
 /// A prison's slots from `from` (default today) to `to` (default four weeks on), with their

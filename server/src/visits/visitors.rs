@@ -235,3 +235,46 @@ pub fn approved(
         .map(|m| parse_id(m))
         .collect()
 }
+
+/// A member waiting for a coordinator's decision on a visitor list.
+#[derive(Clone, Debug)]
+pub struct Waiting {
+    pub detainee_id: DetaineeId,
+    pub detainee_name: String,
+    pub member_id: MemberId,
+    pub member_name: String,
+    pub relation: Relation,
+}
+
+/// Everyone asking to be on the visitor list of someone held in `prison`, by detained person.
+/// For the prison's coordinators (their callers check).
+pub fn waiting_in(conn: &mut DbConn, prison: PrisonId) -> ApiResult<Vec<Waiting>> {
+    let rows: Vec<(String, String, String, String, String)> = visitor_approvals::table
+        .inner_join(detainees::table.on(detainees::id.eq(visitor_approvals::detainee_id)))
+        .inner_join(family_members::table.on(family_members::id.eq(visitor_approvals::member_id)))
+        .filter(detainees::prison_id.eq(prison.to_string()))
+        .filter(visitor_approvals::status.eq(ApprovalStatus::Pending.as_str()))
+        .select((
+            detainees::id,
+            detainees::full_name,
+            family_members::id,
+            family_members::display_name,
+            family_members::relation,
+        ))
+        .order((
+            detainees::full_name.asc(),
+            family_members::display_name.asc(),
+        ))
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(detainee, detainee_name, member, member_name, relation)| {
+            Ok(Waiting {
+                detainee_id: parse_id(&detainee)?,
+                detainee_name,
+                member_id: parse_id(&member)?,
+                member_name,
+                relation: Relation::parse(&relation).unwrap_or(Relation::Other),
+            })
+        })
+        .collect()
+}

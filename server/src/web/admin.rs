@@ -1,20 +1,35 @@
-//! Administrators' pages: accounts with their roles and scopes, and the audit log with filters.
+//! Administrators' pages: accounts with their roles and scopes, prisons, email that could not
+//! be delivered, and the audit log with filters.
 
-use actix_web::{HttpRequest, get, web};
+use actix_web::{HttpRequest, get, post, web};
 use askama::Template;
 use chrono::{NaiveDate, TimeZone, Utc};
-use reguide_protocol::api::{Account, AuditPage};
+use reguide_protocol::api::{Account, AuditPage, NewPrison, NewRoleGrant, Prison};
+use reguide_protocol::mail::OutboxMessage;
+use reguide_protocol::{AccountId, PrisonId, Role, RoleGrantId};
 use serde::Deserialize;
+use uuid::Uuid;
 
-use crate::accounts;
+use crate::accounts::{self, api as accounts_api};
 use crate::audit::api::{AuditQuery, search};
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
+use crate::mail::api as mail_api;
+use crate::prisons::{self, api as prisons_api};
 use crate::state::AppState;
 use crate::web::session::WebUser;
-use crate::web::{InLanguage, Page, WebResult, render};
+use crate::web::{
+    CsrfForm, InLanguage, Page, Reading, WebError, WebResult, render, see_other, show,
+};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(account_list).service(audit_log);
+    cfg.service(account_list)
+        .service(account_page)
+        .service(grant_role)
+        .service(revoke_role)
+        .service(create_prison)
+        .service(email_page)
+        .service(retry_email)
+        .service(audit_log);
 }
 
 #[derive(Template)]
@@ -31,6 +46,262 @@ async fn account_list(req: HttpRequest, state: web::Data<AppState>, user: WebUse
     let accounts = state.db(accounts::list_accounts).await.lang(language)?;
     let page = Page::new(&user, &req, "accounts.title");
     render(&AccountsPage { page, accounts }, language)
+}
+
+#[derive(Template)]
+#[template(path = "admin/account.html")]
+struct AccountPage {
+    page: Page,
+    account: Account,
+    /// (grant id, role in words, prison name when scoped to one).
+    grants: Vec<(RoleGrantId, String, Option<String>)>,
+    roles: Vec<(&'static str, String)>,
+    prisons: Vec<Prison>,
+}
+
+async fn show_account(
+    req: &HttpRequest,
+    state: &AppState,
+    user: &WebUser,
+    id: AccountId,
+    problem: Option<(&ApiError, &str)>,
+) -> WebResult {
+    show(
+        req,
+        state,
+        user,
+        "accounts.account",
+        Reading::Plain,
+        problem,
+        move |conn, principal| {
+            principal.require_admin()?;
+            Ok((
+                accounts::load_account(conn, id)?,
+                prisons::list_prisons(conn)?,
+            ))
+        },
+        |page, (account, prisons)| AccountPage {
+            grants: account
+                .roles
+                .iter()
+                .map(|g| {
+                    let prison = g
+                        .prison_id
+                        .and_then(|p| prisons.iter().find(|x| x.id == p).map(|x| x.name.clone()));
+                    (g.id, page.tv("role", g.role.as_str()), prison)
+                })
+                .collect(),
+            roles: [
+                Role::Admin,
+                Role::Coordinator,
+                Role::SocialWorker,
+                Role::Facilitator,
+            ]
+            .iter()
+            .map(|r| (r.as_str(), page.tv("role", r.as_str())))
+            .collect(),
+            page,
+            account,
+            prisons,
+        },
+    )
+    .await
+}
+
+#[get("/accounts/{id}")]
+async fn account_page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: WebUser,
+    path: web::Path<Uuid>,
+) -> WebResult {
+    show_account(&req, &state, &user, AccountId(path.into_inner()), None).await
+}
+
+#[derive(Debug, Deserialize)]
+struct GrantForm {
+    #[serde(default)]
+    csrf: String,
+    role: String,
+    #[serde(default)]
+    prison: String,
+}
+
+/// Grants a role through the API's `grant_role_in`.
+#[post("/accounts/{id}/roles")]
+async fn grant_role(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: WebUser,
+    path: web::Path<Uuid>,
+    form: web::Form<GrantForm>,
+) -> WebResult {
+    user.check_csrf(&req, &form.csrf)?;
+    let id = AccountId(path.into_inner());
+    let grant = (|| -> ApiResult<NewRoleGrant> {
+        let role = Role::parse(&form.role)
+            .filter(|r| *r != Role::FamilyMember)
+            .ok_or_else(|| ApiError::invalid("invalid_value", "role", "choose a role"))?;
+        let prison_id = Some(form.prison.trim())
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                p.parse::<Uuid>()
+                    .map(PrisonId)
+                    .map_err(|_| ApiError::invalid("invalid_value", "prison", "choose a prison"))
+            })
+            .transpose()?;
+        Ok(NewRoleGrant { role, prison_id })
+    })();
+    let principal = user.principal.clone();
+    let granted = match grant {
+        Ok(grant) => {
+            state
+                .write(move |conn| accounts_api::grant_role_in(conn, &principal, id, &grant))
+                .await
+        }
+        Err(error) => Err(error),
+    };
+    match granted {
+        Ok(_) => Ok(see_other(&format!("/admin/accounts/{id}?done=saved"))),
+        Err(error @ (ApiError::Invalid { .. } | ApiError::Conflict { .. })) => {
+            show_account(&req, &state, &user, id, Some((&error, "role"))).await
+        }
+        Err(error) => Err(WebError::api(error, user.language)),
+    }
+}
+
+/// Takes a role back through the API's `revoke_role_in` (never the last administrator's).
+#[post("/accounts/{id}/roles/{grant}/revoke")]
+async fn revoke_role(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: WebUser,
+    path: web::Path<(Uuid, Uuid)>,
+    form: web::Form<CsrfForm>,
+) -> WebResult {
+    user.check_csrf(&req, &form.csrf)?;
+    let (id, grant) = path.into_inner();
+    let (id, grant) = (AccountId(id), RoleGrantId(grant));
+    let principal = user.principal.clone();
+    match state
+        .write(move |conn| accounts_api::revoke_role_in(conn, &principal, id, grant))
+        .await
+    {
+        Ok(()) => Ok(see_other(&format!("/admin/accounts/{id}?done=saved"))),
+        Err(error @ ApiError::Conflict { .. }) => {
+            show_account(&req, &state, &user, id, Some((&error, "role"))).await
+        }
+        Err(error) => Err(WebError::api(error, user.language)),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct PrisonForm {
+    #[serde(default)]
+    csrf: String,
+    name: String,
+    city: String,
+    #[serde(default)]
+    time_zone: String,
+}
+
+/// A new prison through the API's `create_in`; its page is next.
+#[post("/prisons")]
+async fn create_prison(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: WebUser,
+    form: web::Form<PrisonForm>,
+) -> WebResult {
+    user.check_csrf(&req, &form.csrf)?;
+    let form = form.into_inner();
+    let body = NewPrison {
+        name: form.name,
+        city: form.city,
+        time_zone: Some(form.time_zone.trim().to_owned())
+            .filter(|z| !z.is_empty())
+            .unwrap_or_else(|| "Europe/Brussels".to_owned()),
+    };
+    let principal = user.principal.clone();
+    match state
+        .write(move |conn| prisons_api::create_in(conn, &principal, &body))
+        .await
+    {
+        Ok(prison) => Ok(see_other(&format!(
+            "/admin/prisons/{}?done=saved",
+            prison.id
+        ))),
+        Err(error @ ApiError::Invalid { .. }) => {
+            crate::web::visits::show_prisons(&req, &state, &user, Some((&error, "name"))).await
+        }
+        Err(error) => Err(WebError::api(error, user.language)),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct EmailQuery {
+    state: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/email.html")]
+struct EmailPage {
+    page: Page,
+    messages: Vec<OutboxMessage>,
+    state: String,
+    states: Vec<(&'static str, String, bool)>,
+}
+
+/// The outbox by state, dead letters first: what could not be delivered, and why.
+#[get("/email")]
+async fn email_page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: WebUser,
+    query: web::Query<EmailQuery>,
+) -> WebResult {
+    let wanted = query
+        .into_inner()
+        .state
+        .unwrap_or_else(|| "dead".to_owned());
+    let shown = wanted.clone();
+    show(
+        &req,
+        &state,
+        &user,
+        "email.title",
+        Reading::Plain,
+        None,
+        move |conn, principal| mail_api::outbox_in(conn, principal, &wanted, Some(200)),
+        |page, messages| EmailPage {
+            states: ["dead", "pending", "sent", "cancelled"]
+                .iter()
+                .map(|s| (*s, page.tv("email_state", s), *s == shown))
+                .collect(),
+            page,
+            messages,
+            state: shown,
+        },
+    )
+    .await
+}
+
+#[post("/email/{id}/retry")]
+async fn retry_email(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: WebUser,
+    path: web::Path<String>,
+    form: web::Form<CsrfForm>,
+) -> WebResult {
+    user.check_csrf(&req, &form.csrf)?;
+    let id = path.into_inner();
+    let principal = user.principal.clone();
+    state
+        .write(move |conn| mail_api::retry_in(conn, &principal, &id))
+        .await
+        .lang(user.language)?;
+    Ok(see_other("/admin/email?done=retried"))
 }
 
 /// The filters of the audit page, as a form sends them (empty fields are no filter).

@@ -29,7 +29,7 @@ use crate::sync::store;
 use crate::visits::api::{self as visits_api, RequestFilter};
 use crate::web::session::WebUser;
 use crate::web::{
-    InLanguage, Page, Reading, WebError, WebResult, render, require_any, see_other, show,
+    CsrfForm, InLanguage, Page, Reading, WebError, WebResult, render, require_any, see_other, show,
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -349,12 +349,6 @@ async fn answer_appointment(
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct CodeForm {
-    #[serde(default)]
-    csrf: String,
-}
-
 #[derive(Template)]
 #[template(path = "admin/enrolment_code.html")]
 struct CodePage {
@@ -374,7 +368,7 @@ async fn enrolment_code(
     state: web::Data<AppState>,
     user: WebUser,
     path: web::Path<(Uuid, Uuid)>,
-    form: web::Form<CodeForm>,
+    form: web::Form<CsrfForm>,
 ) -> WebResult {
     user.check_csrf(&req, &form.csrf)?;
     let language = user.language;

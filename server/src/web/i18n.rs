@@ -153,6 +153,9 @@ mod tests {
         for fill in ["empty", "some", "full", "blocked"] {
             keys.push(format!("week.fill_{fill}"));
         }
+        for day in 1..=7 {
+            keys.push(format!("weekday.d{day}"));
+        }
         use reguide_protocol::living_labs::{Need, ParticipantRole};
         use reguide_protocol::visits::{DeclineReason, SupportNeed, VisitStatus, VisitType};
         let mut wire = |section: &str, values: Vec<&str>| {

@@ -5,13 +5,15 @@
 use actix_web::{HttpRequest, get, post, web};
 use askama::Template;
 use reguide_protocol::living_labs::{
-    Guest, LabOverview, LivingLab, NewInvitations, ParticipantRole, Place,
+    Guest, LabOverview, LabSummary, LivingLab, NewInvitations, ParticipantRole, Place,
 };
 use reguide_protocol::{AccountId, Language, Role};
 use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::accounts;
+use crate::auth::principal::Principal;
+use crate::db::DbConn;
 use crate::error::{ApiError, ApiResult};
 use crate::living_labs::{self as labs_domain, api as labs_api};
 use crate::state::AppState;
@@ -21,7 +23,11 @@ use crate::web::{
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(list).service(detail).service(invite);
+    cfg.service(list)
+        .service(detail)
+        .service(invite)
+        .service(record_attendance)
+        .service(publish_summary);
 }
 
 #[derive(Debug)]
@@ -79,6 +85,7 @@ async fn list(req: HttpRequest, state: web::Data<AppState>, user: WebUser) -> We
 
 #[derive(Debug)]
 struct Invited {
+    id: Uuid,
     name: String,
     role: String,
     answer: String,
@@ -101,11 +108,15 @@ struct DetailPage {
     roles: Vec<(&'static str, String)>,
     guest_roles: Vec<(&'static str, String)>,
     languages: Vec<(&'static str, &'static str)>,
+    /// Attendance and the summary are for after the start.
+    started: bool,
+    summary: Option<LabSummary>,
 }
 
 struct Loaded {
     overview: LabOverview,
     workers: Vec<(AccountId, String)>,
+    summary: Option<LabSummary>,
 }
 
 fn load(
@@ -116,11 +127,20 @@ fn load(
     let lab = labs_domain::require_runs(conn, principal, id)?;
     let overview = labs_domain::overview(conn, &lab)?;
     let workers = accounts::holders_of(conn, Role::SocialWorker)?;
-    Ok(Loaded { overview, workers })
+    let summary = labs_domain::summary_for(conn, principal, &lab).ok();
+    Ok(Loaded {
+        overview,
+        workers,
+        summary,
+    })
 }
 
 fn detail_of(page: Page, loaded: Loaded) -> DetailPage {
-    let Loaded { overview, workers } = loaded;
+    let Loaded {
+        overview,
+        workers,
+        summary,
+    } = loaded;
     let yes_no = |b: Option<bool>| match b {
         Some(true) => page.t("labs.attended_yes").to_owned(),
         Some(false) => page.t("labs.attended_no").to_owned(),
@@ -130,6 +150,7 @@ fn detail_of(page: Page, loaded: Loaded) -> DetailPage {
         .invitations
         .iter()
         .map(|i| Invited {
+            id: i.id,
             name: i.name.clone(),
             role: page.tv("participant_role", i.role.as_str()),
             answer: i
@@ -177,6 +198,8 @@ fn detail_of(page: Page, loaded: Loaded) -> DetailPage {
         .map(|l| (l.code(), crate::web::i18n::endonym(*l)))
         .collect();
     DetailPage {
+        started: overview.living_lab.starts_at <= chrono::Utc::now(),
+        summary,
         when: when(&page, &overview.living_lab),
         page,
         invited,
@@ -317,4 +340,110 @@ async fn invite(
         }
         Err(error) => Err(WebError::api(error, language)),
     }
+}
+
+/// Runs a facilitator's change of a session and shows it again: with a notice when it went
+/// through, with the problem at its field when it was refused.
+async fn change_lab<T: Send + 'static>(
+    req: &HttpRequest,
+    state: &AppState,
+    user: &WebUser,
+    id: Uuid,
+    done: &str,
+    field: &str,
+    change: impl FnOnce(&mut DbConn, &Principal) -> ApiResult<T> + Send + 'static,
+) -> WebResult {
+    let principal = user.principal.clone();
+    match state.write(move |conn| change(conn, &principal)).await {
+        Ok(_) => Ok(see_other(&format!("/admin/living-labs/{id}?done={done}"))),
+        Err(error @ (ApiError::Invalid { .. } | ApiError::Conflict { .. })) => {
+            show(
+                req,
+                state,
+                user,
+                "labs.session",
+                Reading::Plain,
+                Some((&error, field)),
+                move |conn, principal| load(conn, principal, id),
+                detail_of,
+            )
+            .await
+        }
+        Err(error) => Err(WebError::api(error, user.language)),
+    }
+}
+
+/// Who came: each invitation ticked attended, the others not (through `attendance_in`).
+#[post("/living-labs/{id}/attendance")]
+async fn record_attendance(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: WebUser,
+    path: web::Path<Uuid>,
+    form: web::Form<Vec<(String, String)>>,
+) -> WebResult {
+    let fields = form.into_inner();
+    let csrf = fields
+        .iter()
+        .find(|(k, _)| k == "csrf")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_default();
+    user.check_csrf(&req, csrf)?;
+    let id = path.into_inner();
+    let attended = fields
+        .iter()
+        .filter(|(k, _)| k == "attended")
+        .map(|(_, v)| {
+            v.parse::<Uuid>()
+                .map_err(|_| ApiError::invalid("invalid_id", "attended", "not an invitation"))
+        })
+        .collect::<ApiResult<Vec<_>>>();
+    change_lab(
+        &req,
+        &state,
+        &user,
+        id,
+        "attendance",
+        "attendance",
+        move |conn, principal| labs_api::attendance_in(conn, principal, id, &attended?),
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+struct SummaryForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    summary: String,
+    #[serde(default)]
+    next_steps: String,
+}
+
+/// Publishes what was agreed and the next steps to those who came (through `summary_in`).
+#[post("/living-labs/{id}/summary")]
+async fn publish_summary(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: WebUser,
+    path: web::Path<Uuid>,
+    form: web::Form<SummaryForm>,
+) -> WebResult {
+    user.check_csrf(&req, &form.csrf)?;
+    let id = path.into_inner();
+    let form = form.into_inner();
+    let text = LabSummary {
+        summary: form.summary,
+        next_steps: form.next_steps,
+    };
+    change_lab(
+        &req,
+        &state,
+        &user,
+        id,
+        "summary",
+        "summary",
+        move |conn, principal| labs_api::summary_in(conn, principal, id, &text),
+    )
+    .await
 }

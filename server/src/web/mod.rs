@@ -13,8 +13,9 @@ pub mod session;
 mod admin;
 mod families;
 mod labs;
+mod prison;
 mod sign_in;
-mod visits;
+pub(crate) mod visits;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::middleware::DefaultHeaders;
@@ -88,6 +89,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(home)
             .configure(sign_in::configure)
             .configure(visits::configure)
+            .configure(prison::configure)
             .configure(families::configure)
             .configure(labs::configure)
             .configure(admin::configure)
@@ -291,6 +293,7 @@ impl Page {
         }
         if principal.is_admin() {
             add("/admin/accounts", "nav.accounts");
+            add("/admin/email", "nav.email");
             add("/admin/audit", "nav.audit");
         }
         let notice = req
@@ -398,6 +401,13 @@ impl Page {
     }
 }
 
+/// A form that carries nothing but its CSRF token (a button that acts).
+#[derive(Debug, serde::Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    pub csrf: String,
+}
+
 /// `?done=…` after a form succeeded: which notice to show.
 #[derive(serde::Deserialize)]
 struct Done {
@@ -412,6 +422,10 @@ pub(crate) const DONE_NOTICES: &[&str] = &[
     "template_applied",
     "appointment_answered",
     "invited",
+    "saved",
+    "retried",
+    "attendance",
+    "summary",
 ];
 
 /// Renders a page.

@@ -14,7 +14,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::web::session::{self, STAFF_ROLES, WebUser};
 use crate::web::{
-    InLanguage, Page, WebError, WebResult, i18n, render_status, safe_back, see_other,
+    CsrfForm, InLanguage, Page, WebError, WebResult, i18n, render_status, safe_back, see_other,
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -176,12 +176,6 @@ async fn sign_in(
         .cookie(session::session_cookie(&token))
         .cookie(session::removal(session::SIGN_IN_COOKIE))
         .finish())
-}
-
-#[derive(Debug, Deserialize)]
-struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
 }
 
 /// Ends the session here and in the database.

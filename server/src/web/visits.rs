@@ -427,26 +427,40 @@ struct PrisonsPage {
     page: Page,
     prisons: Vec<reguide_protocol::api::Prison>,
     today: NaiveDate,
+    /// Administrators add prisons here.
+    can_create: bool,
 }
 
 #[get("/prisons")]
 async fn prison_list(req: HttpRequest, state: web::Data<AppState>, user: WebUser) -> WebResult {
-    require_any(&user, &[Role::Coordinator])?;
-    let language = user.language;
-    let principal = user.principal.clone();
-    let prisons = state
-        .db(move |conn| managed_prisons(conn, &principal))
-        .await
-        .lang(language)?;
-    let page = Page::new(&user, &req, "prisons.title");
-    render(
-        &PrisonsPage {
+    show_prisons(&req, &state, &user, None).await
+}
+
+/// The prisons the signed-in person runs, with a refused new prison's problem when there is one.
+pub(super) async fn show_prisons(
+    req: &HttpRequest,
+    state: &AppState,
+    user: &WebUser,
+    problem: Option<(&ApiError, &str)>,
+) -> WebResult {
+    require_any(user, &[Role::Coordinator])?;
+    let can_create = user.principal.is_admin();
+    show(
+        req,
+        state,
+        user,
+        "prisons.title",
+        Reading::Plain,
+        problem,
+        managed_prisons,
+        |page, prisons| PrisonsPage {
             page,
             prisons,
             today: Utc::now().date_naive(),
+            can_create,
         },
-        language,
     )
+    .await
 }
 
 #[derive(Debug, Deserialize)]

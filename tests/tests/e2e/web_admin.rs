@@ -212,7 +212,14 @@ both_backends! {
             (format!("/admin/families/{c}"), [404, 403, 404, 403]),
             ("/admin/living-labs".into(), [200, 403, 403, 200]),
             (format!("/admin/living-labs/{lab}"), [200, 404, 404, 200]),
+            (format!("/admin/prisons/{haren}"), [200, 200, 403, 403]),
+            (format!("/admin/prisons/{lantin}"), [200, 403, 403, 403]),
+            (format!("/admin/prisons/{haren}/visitors"), [200, 200, 403, 403]),
+            (format!("/admin/prisons/{lantin}/visitors"), [200, 403, 403, 403]),
+            (format!("/admin/prisons/{haren}/family-days"), [200, 200, 403, 403]),
             ("/admin/accounts".into(), [200, 403, 403, 403]),
+            (format!("/admin/accounts/{}", demo.account(DemoUser::Coordinator)), [200, 403, 403, 403]),
+            ("/admin/email".into(), [200, 403, 403, 403]),
             ("/admin/audit".into(), [200, 403, 403, 403]),
             ("/admin/no-such-page".into(), [404, 404, 404, 404]),
         ];
@@ -325,5 +332,220 @@ both_backends! {
         let bad = app.web_get("/admin/audit?from=yesterday", Some(&admin)).await;
         assert_eq!(bad.status(), 200);
         assert!(bad.text().await.expect("page").contains("href=\"#from\""), "a bad date is shown at its field");
+    }
+}
+
+/// The CSRF token of an admin page (every form of a session carries the same one).
+async fn csrf_of(app: &TestApp, path: &str, session: &WebSession) -> String {
+    input_value(&app.web_page(path, session).await, "csrf").expect("a form token")
+}
+
+both_backends! {
+    async fn a_coordinator_sets_up_a_prison_through_its_pages(app: TestApp) {
+        let demo = app.demo_data().await;
+        let haren = demo.haren;
+        let session = app.web_sign_in(DemoUser::Coordinator).await;
+        let page = format!("/admin/prisons/{haren}");
+        let csrf = csrf_of(&app, &page, &session).await;
+        let coordinator = app.login_as(DemoUser::Coordinator).await;
+
+        // Rules: a number that is not one is shown at its field; nothing is stored.
+        let rules = |notice: &'static str| vec![
+            ("csrf", csrf.clone()), ("visit_type", "video".into()), ("min_notice_hours", notice.into()),
+            ("max_days_ahead", "21".into()), ("max_visitors", "2".into()), ("max_adults", "2".into()),
+            ("max_children", "1".into()), ("adult_from_age", "16".into()), ("cancel_cutoff_hours", "12".into()),
+        ];
+        let send = |path: String, form: Vec<(&'static str, String)>| {
+            let app = &app;
+            let session = session.clone();
+            async move {
+                let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                app.web_post(&path, Some(&session), &[], &form).await
+            }
+        };
+        let bad = send(format!("{page}/rules"), rules("soon")).await;
+        assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+        assert!(bad.text().await.expect("page").contains("href=\"#min_notice_hours\""));
+        let detail: serde_json::Value = reguide_tests::expect_json(app.get(&format!("/api/v1/prisons/{haren}"), Some(&coordinator)).await, 200).await;
+        assert!(!detail["rules"].as_array().expect("rules").iter().any(|r| r["visit_type"] == "video"));
+        let good = send(format!("{page}/rules"), rules("48")).await;
+        assert_eq!(good.status(), StatusCode::SEE_OTHER);
+        assert_eq!(location(&good), format!("{page}?done=saved"));
+        let detail: serde_json::Value = reguide_tests::expect_json(app.get(&format!("/api/v1/prisons/{haren}"), Some(&coordinator)).await, 200).await;
+        let video = detail["rules"].as_array().expect("rules").iter().find(|r| r["visit_type"] == "video").cloned().expect("video rules");
+        assert_eq!((video["min_notice_hours"].as_i64(), video["auto_confirm"].as_bool()), (Some(48), Some(false)));
+
+        // A weekly session, then a blocked date, lifted again; the session removed.
+        let room = reguide_tests::visits::fresh_room();
+        let session_form = vec![
+            ("csrf", csrf.clone()), ("weekday", "5".into()), ("starts_at", "10:00".into()), ("ends_at", "11:30".into()),
+            ("every_weeks", "1".into()), ("valid_from", reguide_tests::visits::today().to_string()), ("valid_to", String::new()),
+            ("room", room.clone()), ("table", "6".into()), ("closed", String::new()), ("unsupervised", "0".into()), ("video", "2".into()),
+        ];
+        assert_eq!(send(format!("{page}/sessions"), session_form).await.status(), StatusCode::SEE_OTHER);
+        let templates: Vec<serde_json::Value> = reguide_tests::expect_json(app.get(&format!("/api/v1/prisons/{haren}/session-templates"), Some(&coordinator)).await, 200).await;
+        let made = templates.iter().find(|t| t["room"] == room.as_str()).cloned().expect("the new session");
+        assert_eq!(made["capacities"].as_array().map(Vec::len), Some(2), "table and video; zero and empty offer nothing");
+        let template_id = made["id"].as_str().expect("id").to_owned();
+        let html = app.web_page(&page, &session).await;
+        assert!(html.contains(&room), "the session is listed");
+
+        let date = reguide_tests::visits::next_weekday(chrono::Weekday::Fri, 10);
+        let block = vec![("csrf", csrf.clone()), ("date", date.to_string()), ("session", template_id.clone()), ("reason", "Staff training".into())];
+        assert_eq!(send(format!("{page}/blocked"), block).await.status(), StatusCode::SEE_OTHER);
+        let blocked: Vec<serde_json::Value> = reguide_tests::expect_json(app.get(&format!("/api/v1/prisons/{haren}/blocked-dates"), Some(&coordinator)).await, 200).await;
+        let entry = blocked.iter().find(|b| b["reason"] == "Staff training").cloned().expect("blocked");
+        let lift = send(format!("/admin/blocked/{}/delete", entry["id"].as_str().expect("id")), vec![("csrf", csrf.clone())]).await;
+        assert_eq!(lift.status(), StatusCode::SEE_OTHER);
+        let blocked: Vec<serde_json::Value> = reguide_tests::expect_json(app.get(&format!("/api/v1/prisons/{haren}/blocked-dates"), Some(&coordinator)).await, 200).await;
+        assert!(!blocked.iter().any(|b| b["reason"] == "Staff training"));
+        assert_eq!(send(format!("/admin/sessions/{template_id}/delete"), vec![("csrf", csrf.clone())]).await.status(), StatusCode::SEE_OTHER);
+        let templates: Vec<serde_json::Value> = reguide_tests::expect_json(app.get(&format!("/api/v1/prisons/{haren}/session-templates"), Some(&coordinator)).await, 200).await;
+        assert!(!templates.iter().any(|t| t["room"] == room.as_str()));
+
+        // Another prison's set-up is not this coordinator's, to see or to change.
+        let lantin = format!("/admin/prisons/{}", demo.lantin);
+        assert_eq!(app.web_get(&lantin, Some(&session)).await.status(), StatusCode::FORBIDDEN);
+        assert_eq!(send(format!("{lantin}/rules"), rules("48")).await.status(), StatusCode::FORBIDDEN);
+        let audit_entries = app.execute_sql("UPDATE audit_log SET action = action WHERE action IN ('visit_rules_set', 'session_template_created', 'date_blocked', 'date_unblocked', 'session_template_deleted')");
+        assert_eq!(audit_entries, 5, "each change is in the audit log");
+    }
+
+    async fn coordinators_approve_visitors_and_follow_family_days(app: TestApp) {
+        let v = app.visits_demo().await;
+        let admin = app.login_as(DemoUser::Admin).await;
+        let social = app.login_as(DemoUser::SocialWorker).await;
+        // A new member of the Benali family asks to visit.
+        let member: serde_json::Value = reguide_tests::expect_json(app.post_json(&format!("/api/v1/families/{}/members", v.a.id), Some(&social),
+            &serde_json::json!({ "display_name": "Yasmine Benali", "relation": "other_family", "preferred_language": "fr" })).await, 201).await;
+        let member_id = member["id"].as_str().expect("id").to_owned();
+        let asked = app.post_empty(&format!("/api/v1/detainees/{}/visitors/{member_id}/ask", v.a.detainee), Some(&social)).await;
+        assert_eq!(asked.status(), 200);
+
+        let session = app.web_sign_in(DemoUser::Coordinator).await;
+        let page = format!("/admin/prisons/{}/visitors", v.demo.haren);
+        let html = app.web_page(&page, &session).await;
+        assert!(html.contains("Yasmine Benali"), "waiting for a decision");
+        assert!(html.contains("value=\"director_approval\""), "not close family: the director decides");
+        let csrf = input_value(&html, "csrf").expect("token");
+        let path = format!("/admin/detainees/{}/visitors/{member_id}", v.a.detainee);
+        let prison = v.demo.haren.to_string();
+        let approved = app.web_post(&path, Some(&session), &[], &[("csrf", &csrf), ("decision", "approve"), ("basis", "director_approval"), ("prison", &prison)]).await;
+        assert_eq!(approved.status(), StatusCode::SEE_OTHER);
+        let list: Vec<serde_json::Value> = reguide_tests::expect_json(app.get(&format!("/api/v1/detainees/{}/visitors", v.a.detainee), Some(&admin)).await, 200).await;
+        let entry = list.iter().find(|e| e["member_id"] == member_id.as_str()).expect("on the list");
+        assert_eq!(entry["status"], "approved");
+        assert!(!app.web_page(&page, &session).await.contains("Yasmine Benali"), "no longer waiting");
+
+        // A family day with one family registered; the day page lists it, reading is recorded.
+        let date = reguide_tests::visits::today() + chrono::Duration::days(30);
+        let deadline = (date - chrono::Duration::days(2)).and_hms_opt(12, 0, 0).expect("time").and_utc();
+        let day: serde_json::Value = reguide_tests::expect_json(app.post_json(&format!("/api/v1/prisons/{}/family-days", v.demo.haren), Some(&admin), &serde_json::json!({
+            "title": "Summer family day", "date": date, "starts_at": "10:00", "ends_at": "16:00",
+            "programme": "Games", "capacity_families": 4, "capacity_people": 20, "registration_deadline": deadline,
+        })).await, 201).await;
+        let fatima = app.login_as(DemoUser::FamilyMember).await;
+        let registered = app.post_json(&format!("/api/v1/family-days/{}/registrations", day["id"].as_str().expect("id")), Some(&fatima),
+            &serde_json::json!({ "family_id": v.a.id, "adults": 2, "children": 1, "wait_if_full": false })).await;
+        assert_eq!(registered.status(), 201);
+        let days = app.web_page(&format!("/admin/prisons/{}/family-days", v.demo.haren), &session).await;
+        assert!(days.contains("Summer family day") && days.contains("1 / 4"));
+        let one = app.web_page(&format!("/admin/family-days/{}", day["id"].as_str().expect("id")), &session).await;
+        assert!(one.contains(reguide_tests::FAMILY_A_LABEL));
+        let csv = app.web_get(&format!("/admin/family-days/{}/registrations.csv", day["id"].as_str().expect("id")), Some(&session)).await;
+        assert_eq!(csv.status(), 200);
+        assert!(csv.text().await.expect("csv").contains(reguide_tests::FAMILY_A_LABEL));
+        // Lantin's family days are not this coordinator's.
+        assert_eq!(app.web_get(&format!("/admin/prisons/{}/family-days", v.demo.lantin), Some(&session)).await.status(), StatusCode::FORBIDDEN);
+    }
+
+    async fn administrators_manage_roles_prisons_and_undelivered_email(app: TestApp) {
+        let demo = app.demo_data().await;
+        let session = app.web_sign_in(DemoUser::Admin).await;
+        let csrf = csrf_of(&app, "/admin/prisons", &session).await;
+
+        // A prison: a missing name is shown at its field; then it is made.
+        let bad = app.web_post("/admin/prisons", Some(&session), &[], &[("csrf", &csrf), ("name", " "), ("city", "Namur"), ("time_zone", "Europe/Brussels")]).await;
+        assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+        assert!(bad.text().await.expect("page").contains("href=\"#name\""));
+        let made = app.web_post("/admin/prisons", Some(&session), &[], &[("csrf", &csrf), ("name", "Prison de Namur"), ("city", "Namur"), ("time_zone", "")]).await;
+        assert_eq!(made.status(), StatusCode::SEE_OTHER);
+        let prison = location(&made).trim_start_matches("/admin/prisons/").split('?').next().expect("id").to_owned();
+        assert!(app.web_page("/admin/prisons", &session).await.contains("Prison de Namur"));
+
+        // The facilitator also coordinates it; the role is taken back again.
+        let facilitator = demo.account(DemoUser::Facilitator);
+        let account = format!("/admin/accounts/{facilitator}");
+        let granted = app.web_post(&format!("{account}/roles"), Some(&session), &[], &[("csrf", &csrf), ("role", "coordinator"), ("prison", &prison)]).await;
+        assert_eq!(granted.status(), StatusCode::SEE_OTHER);
+        let html = app.web_page(&account, &session).await;
+        assert!(html.contains("Prison de Namur"), "the grant names its prison");
+        // The revoke button in the line that names the new prison.
+        let line = html.split("<li>").find(|li| li.contains("Prison de Namur")).expect("the grant's line");
+        let grant = line.split(&format!("/admin/accounts/{facilitator}/roles/")).nth(1).and_then(|rest| rest.split('/').next()).expect("a grant to revoke").to_owned();
+        let coordinates = app.web_sign_in(DemoUser::Facilitator).await;
+        assert_eq!(app.web_get(&format!("/admin/prisons/{prison}"), Some(&coordinates)).await.status(), 200);
+        let revoked = app.web_post(&format!("{account}/roles/{grant}/revoke"), Some(&session), &[], &[("csrf", &csrf)]).await;
+        assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
+        // Role changes apply to sessions at once, the next page they open.
+        assert_eq!(app.web_get(&format!("/admin/prisons/{prison}"), Some(&coordinates)).await.status(), StatusCode::FORBIDDEN);
+        // The last administrator keeps the role.
+        let me = format!("/admin/accounts/{}", demo.account(DemoUser::Admin));
+        let mine = app.web_page(&me, &session).await;
+        let admin_grant = mine.split(&format!("{me}/roles/")).nth(1).and_then(|rest| rest.split('/').next()).expect("the admin grant").to_owned();
+        let refused = app.web_post(&format!("{me}/roles/{admin_grant}/revoke"), Some(&session), &[], &[("csrf", &csrf)]).await;
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+        assert!(refused.text().await.expect("page").contains("class=\"error-summary\""), "refused in words");
+        assert_eq!(app.web_get("/admin/audit", Some(&session)).await.status(), 200, "still an administrator");
+
+        // Email that could not be delivered is listed and sent again.
+        let pending = app.web_page("/admin/email?state=pending", &session).await;
+        assert!(pending.contains("<td class=\"mono\">"), "the demo's email waiting to go out is listed");
+        assert!(!pending.contains("/retry\""), "no retry button outside the dead letters");
+        let made_dead = app.execute_sql("UPDATE outbox SET state = 'dead', last_error = '550 mailbox unavailable' WHERE state = 'pending'");
+        assert!(made_dead > 0, "the demo has pending email");
+        let dead = app.web_page("/admin/email", &session).await;
+        assert!(dead.contains("550 mailbox unavailable"));
+        let message = dead.split("/admin/email/").nth(1).and_then(|rest| rest.split('/').next()).expect("a retry button").to_owned();
+        let retried = app.web_post(&format!("/admin/email/{message}/retry"), Some(&session), &[], &[("csrf", &csrf)]).await;
+        assert_eq!(retried.status(), StatusCode::SEE_OTHER);
+        let admin = app.login_as(DemoUser::Admin).await;
+        let still_dead: Vec<serde_json::Value> = reguide_tests::expect_json(app.get("/api/v1/admin/outbox?state=dead", Some(&admin)).await, 200).await;
+        assert!(!still_dead.iter().any(|m| m["id"] == message.as_str()), "it goes out again");
+        let again = app.web_post(&format!("/admin/email/{message}/retry"), Some(&session), &[], &[("csrf", &csrf)]).await;
+        assert_eq!(again.status(), StatusCode::CONFLICT, "only a dead message is sent again");
+    }
+
+    async fn facilitators_record_attendance_and_publish_a_summary(app: TestApp) {
+        let facilitator = app.login_as(DemoUser::Facilitator).await;
+        let labs: Vec<serde_json::Value> = reguide_tests::expect_json(app.get("/api/v1/living-labs", Some(&facilitator)).await, 200).await;
+        let lab = labs[0]["id"].as_str().expect("the demo session").to_owned();
+        let session = app.web_sign_in(DemoUser::Facilitator).await;
+        let page = format!("/admin/living-labs/{lab}");
+        let before = app.web_page(&page, &session).await;
+        assert!(!before.contains("/attendance\""), "no attendance before the session");
+        let csrf = input_value(&before, "csrf").expect("token");
+        // The session took place.
+        assert_eq!(app.execute_sql(&format!("UPDATE living_labs SET date = '2026-01-05' WHERE id = '{lab}'")), 1);
+        let html = app.web_page(&page, &session).await;
+        assert!(html.contains(&format!("action=\"/admin/living-labs/{lab}/attendance\"")));
+        assert!(!html.contains("/invitations\""), "no invitations after the start");
+        // A summary before attendance is refused in words.
+        let early = app.web_post(&format!("{page}/summary"), Some(&session), &[], &[("csrf", &csrf), ("summary", "We agreed."), ("next_steps", "")]).await;
+        assert_eq!(early.status(), StatusCode::BAD_REQUEST);
+        let early = early.text().await.expect("page");
+        assert!(early.contains("class=\"error-summary\"") && early.contains("href=\"#summary\""), "{early}");
+        let fatima = html.split("name=\"attended\" value=\"").nth(1).and_then(|rest| rest.split('"').next()).expect("an invitation").to_owned();
+        let marked = app.web_post(&format!("{page}/attendance"), Some(&session), &[], &[("csrf", &csrf), ("attended", &fatima)]).await;
+        assert_eq!(marked.status(), StatusCode::SEE_OTHER);
+        let published = app.web_post(&format!("{page}/summary"), Some(&session), &[], &[("csrf", &csrf), ("summary", "A housing desk at release."), ("next_steps", "Ask the municipality.")]).await;
+        assert_eq!(published.status(), StatusCode::SEE_OTHER);
+        let after = app.web_page(&page, &session).await;
+        assert!(after.contains("A housing desk at release.") && after.contains("checked"), "{after}");
+        // Another session's attendance is not the social worker's to record.
+        let social = app.web_sign_in(DemoUser::SocialWorker).await;
+        let social_csrf = csrf_of(&app, "/admin/caseload", &social).await;
+        let refused = app.web_post(&format!("{page}/attendance"), Some(&social), &[], &[("csrf", &social_csrf), ("attended", &fatima)]).await;
+        assert_eq!(refused.status(), StatusCode::NOT_FOUND);
     }
 }

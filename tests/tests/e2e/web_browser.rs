@@ -52,6 +52,12 @@ both_backends! {
         browser.click(&format!("a[href='/admin/visits/{}']", request.id)).await;
         browser.assert_accessible().await;
         browser.screenshot("request").await;
+        // Declining without a reason: the problem is named at the top and linked to the field.
+        browser.click("form[action$='/decision'] button.warning").await;
+        let summary = browser.find(".error-summary a[href='#reason']").await;
+        assert!(summary.text().await.expect("text").contains("why"));
+        browser.assert_accessible().await;
+        browser.screenshot("request-error").await;
         browser.click("#rank").await;
         assert_eq!(browser.path().await, "/admin/visits?done=confirmed");
         assert!(browser.find("[role=status]").await.text().await.expect("notice").contains("confirmed"));
@@ -66,6 +72,9 @@ both_backends! {
 
         // The week shows the slot taken, in numbers and words; the day list prints.
         browser.visit_and_check("/admin/prisons", "prisons").await;
+        browser.visit_and_check(&format!("/admin/prisons/{}", request.prison_id), "prison").await;
+        browser.visit_and_check(&format!("/admin/prisons/{}/visitors", request.prison_id), "visitor-lists").await;
+        browser.visit_and_check(&format!("/admin/prisons/{}/family-days", request.prison_id), "family-days").await;
         let monday = request.preferences[0].date;
         browser.visit_and_check(&format!("/admin/prisons/{}/week?from={monday}", request.prison_id), "week").await;
         assert!(browser.main_text().await.contains("1 / 2 booked"), "{}", browser.main_text().await);
@@ -180,6 +189,19 @@ both_backends! {
         assert!(after.contains("Fatima Benali") && after.contains("Invited (1)"), "the caseload's members with the app or an address are invited: {after}");
         browser.assert_accessible().await;
         browser.screenshot("living-lab").await;
+
+        // After the session: attendance and the summary.
+        assert_eq!(app.execute_sql(&format!("UPDATE living_labs SET date = '2026-01-05' WHERE id = '{lab_id}'")), 1);
+        browser.open(&lab_path).await;
+        browser.find("input[name=attended]").await.click().await.expect("tick who came");
+        browser.click("form[action$='/attendance'] button[type=submit]").await;
+        assert!(browser.path().await.ends_with("?done=attendance"));
+        browser.fill("#summary", "A housing desk in every prison, one month before release.").await;
+        browser.click("form[action$='/summary'] button[type=submit]").await;
+        assert!(browser.path().await.ends_with("?done=summary"));
+        assert!(browser.main_text().await.contains("A housing desk in every prison"));
+        browser.assert_accessible().await;
+        browser.screenshot("living-lab-after").await;
         browser.close().await;
     }
 
@@ -190,6 +212,9 @@ both_backends! {
         let browser = Browser::start(&app, "en").await;
         browser.sign_in(DemoUser::Admin).await;
         browser.visit_and_check("/admin/accounts", "accounts").await;
+        let coordinator = app.demo_data().await.account(DemoUser::Coordinator);
+        browser.visit_and_check(&format!("/admin/accounts/{coordinator}"), "account").await;
+        browser.visit_and_check("/admin/email?state=pending", "email").await;
         browser.visit_and_check("/admin/audit", "audit").await;
         browser.fill("#action", "login_succeeded").await;
         browser.click("form[action='/admin/audit'] button").await;
