@@ -15,6 +15,7 @@ pub mod ids;
 pub mod lang;
 pub mod living_labs;
 pub mod mail;
+pub mod privacy;
 pub mod roles;
 pub mod steps;
 pub mod sync;

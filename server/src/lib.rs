@@ -23,6 +23,7 @@ pub mod living_labs;
 pub mod mail;
 pub mod openapi;
 pub mod prisons;
+pub mod privacy;
 pub mod startup;
 pub mod state;
 pub mod steps;

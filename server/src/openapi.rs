@@ -50,6 +50,7 @@ use crate::{accounts, audit, auth, families, health, prisons};
         (name = "prisons", description = "Prisons"),
         (name = "steps", description = "Administrative steps, their regional templates, appointments"),
         (name = "admin", description = "Accounts, roles, caseloads, audit log"),
+        (name = "privacy", description = "Requests for a copy or the erasure of a person's data"),
         (name = "health", description = "Liveness and readiness"),
     )
 )]
@@ -78,6 +79,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(crate::appointments::api::AppointmentsDoc::openapi());
     doc.merge(crate::accounts::caseload_requests::CaseloadRequestsDoc::openapi());
     doc.merge(crate::mail::api::MailDoc::openapi());
+    doc.merge(crate::privacy::api::PrivacyDoc::openapi());
     doc.merge(crate::living_labs::api::LivingLabsDoc::openapi());
     doc
 }

@@ -199,6 +199,7 @@ fn api_v1() -> actix_web::Scope {
         .configure(visits::api::configure)
         .configure(family_days::api::configure)
         .configure(sync::api::configure)
+        .configure(crate::privacy::api::configure)
         .configure(steps::api::configure)
         .configure(appointments::api::configure)
         .configure(accounts::caseload_requests::configure)

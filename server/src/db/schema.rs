@@ -372,6 +372,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    privacy_requests (id) {
+        id -> Text,
+        kind -> Text,
+        member_id -> Text,
+        family_id -> Text,
+        requested_by -> Nullable<Text>,
+        state -> Text,
+        note -> Text,
+        created_at -> Timestamp,
+        decided_at -> Nullable<Timestamp>,
+        decided_by -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(family_members -> families (family_id));
 diesel::joinable!(visit_rules -> prisons (prison_id));
 diesel::joinable!(session_templates -> prisons (prison_id));
@@ -530,6 +545,7 @@ diesel::joinable!(family_documents -> families (family_id));
 diesel::joinable!(family_document_increments -> family_documents (family_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    privacy_requests,
     instance_meta,
     prisons,
     accounts,

@@ -129,7 +129,12 @@ mod tests {
             .collect();
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut keys = Vec::new();
-        for dir in ["templates/admin", "src/web"] {
+        for dir in [
+            "templates/admin",
+            "templates/privacy",
+            "src/web",
+            "src/privacy",
+        ] {
             for entry in std::fs::read_dir(root.join(dir)).expect("folder") {
                 let source = std::fs::read_to_string(entry.expect("entry").path()).expect("read");
                 for literal in source.split('"').skip(1).step_by(2) {

@@ -14,6 +14,7 @@ mod admin;
 mod families;
 mod labs;
 mod prison;
+mod privacy;
 mod sign_in;
 pub(crate) mod visits;
 
@@ -93,6 +94,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(families::configure)
             .configure(labs::configure)
             .configure(admin::configure)
+            .configure(privacy::configure)
             .default_service(web::to(not_found)),
     );
 }
@@ -294,6 +296,7 @@ impl Page {
         if principal.is_admin() {
             add("/admin/accounts", "nav.accounts");
             add("/admin/email", "nav.email");
+            add("/admin/privacy", "nav.privacy");
             add("/admin/audit", "nav.audit");
         }
         let notice = req
@@ -426,6 +429,8 @@ pub(crate) const DONE_NOTICES: &[&str] = &[
     "retried",
     "attendance",
     "summary",
+    "refused",
+    "privacy_asked",
 ];
 
 /// Renders a page.

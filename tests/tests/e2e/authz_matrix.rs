@@ -54,6 +54,8 @@ enum Endpoint {
     ExportLab,
     MyEmail,
     ReadOutbox,
+    AskPrivacy,
+    ListPrivacy,
 }
 
 /// The object of the call. Family A is the family member's own family and in the social
@@ -114,6 +116,11 @@ const MATRIX: &[(Endpoint, Object, [u16; 6])] = &[
     (ExportLab,           Fixed,   [401,  404,   200,   404,   404,   200]),
     (MyEmail,             Fixed,   [401,  200,   200,   200,   200,   200]),
     (ReadOutbox,          Fixed,   [401,  403,   403,   403,   403,   200]),
+    // About a member without an account: the family member may ask only about themselves.
+    (AskPrivacy,          FamilyA, [401,  404,   404,   201,   404,   201]),
+    (AskPrivacy,          FamilyB, [401,  404,   404,   201,   404,   201]),
+    (AskPrivacy,          FamilyC, [401,  404,   404,   404,   404,   201]),
+    (ListPrivacy,         Fixed,   [401,  403,   403,   403,   403,   200]),
 ];
 
 /// The ids the table's calls need.
@@ -281,6 +288,12 @@ impl Context {
             ),
             MyEmail => (Method::GET, "/api/v1/me/email".into(), None),
             ReadOutbox => (Method::GET, "/api/v1/admin/outbox".into(), None),
+            AskPrivacy => {
+                let member = self.members[&self.family(object)];
+                let body = json!({ "member_id": member, "kind": "export" });
+                (Method::POST, "/api/v1/privacy-requests".into(), Some(body))
+            }
+            ListPrivacy => (Method::GET, "/api/v1/admin/privacy-requests".into(), None),
         }
     }
 }
@@ -292,7 +305,7 @@ fn expected_code(endpoint: Endpoint, status: u16) -> Option<&'static str> {
         403 => Some("forbidden"),
         404 if matches!(
             endpoint,
-            ReadFamily | AddMember | AddDetainee | CreateEnrolmentCode
+            ReadFamily | AddMember | AddDetainee | CreateEnrolmentCode | AskPrivacy
         ) =>
         {
             Some("family_not_found")

@@ -220,6 +220,7 @@ both_backends! {
             ("/admin/accounts".into(), [200, 403, 403, 403]),
             (format!("/admin/accounts/{}", demo.account(DemoUser::Coordinator)), [200, 403, 403, 403]),
             ("/admin/email".into(), [200, 403, 403, 403]),
+            ("/admin/privacy".into(), [200, 403, 403, 403]),
             ("/admin/audit".into(), [200, 403, 403, 403]),
             ("/admin/no-such-page".into(), [404, 404, 404, 404]),
         ];
@@ -547,5 +548,75 @@ both_backends! {
         let social_csrf = csrf_of(&app, "/admin/caseload", &social).await;
         let refused = app.web_post(&format!("{page}/attendance"), Some(&social), &[], &[("csrf", &social_csrf), ("attended", &fatima)]).await;
         assert_eq!(refused.status(), StatusCode::NOT_FOUND);
+    }
+}
+
+both_backends! {
+    async fn data_requests_are_asked_for_and_an_administrator_hands_over_a_copy(app: TestApp) {
+        let v = app.visits_demo().await;
+        let fatima = v.a.member("Fatima Benali");
+        let karim = v.a.member("Karim Benali");
+        let family = app.login_as(DemoUser::FamilyMember).await;
+        let social = app.login_as(DemoUser::SocialWorker).await;
+        let coordinator = app.login_as(DemoUser::Coordinator).await;
+        let ask = |token: String, member, kind: &'static str| {
+            let app = &app;
+            async move {
+                app.post_json("/api/v1/privacy-requests", Some(&token), &serde_json::json!({ "member_id": member, "kind": kind })).await
+            }
+        };
+        // Fatima asks for her own data; asking again is the same request.
+        let first: serde_json::Value = reguide_tests::expect_json(ask(family.clone(), fatima, "export").await, 201).await;
+        let again: serde_json::Value = reguide_tests::expect_json(ask(family.clone(), fatima, "export").await, 201).await;
+        assert_eq!(first["id"], again["id"]);
+        // Not for another member, nor for a coordinator; a social worker for their caseload.
+        reguide_tests::assert_error(ask(family.clone(), karim, "export").await, 404, "family_not_found").await;
+        reguide_tests::assert_error(ask(coordinator.clone(), fatima, "erasure").await, 404, "family_not_found").await;
+        let erasure: serde_json::Value = reguide_tests::expect_json(ask(social.clone(), karim, "erasure").await, 201).await;
+        reguide_tests::assert_error(app.get("/api/v1/admin/privacy-requests", Some(&social)).await, 403, "forbidden").await;
+
+        // The administrator's page lists both, by name.
+        let admin = app.web_sign_in(DemoUser::Admin).await;
+        let page = app.web_page("/admin/privacy", &admin).await;
+        assert!(page.contains("Fatima Benali") && page.contains("Karim Benali"), "{page}");
+        let csrf = input_value(&page, "csrf").expect("token");
+        let id = first["id"].as_str().expect("id");
+        let json = app.web_post(&format!("/admin/privacy/{id}/export"), Some(&admin), &[], &[("csrf", &csrf), ("format", "json")]).await;
+        assert_eq!(json.status(), 200);
+        assert!(json.headers()[header::CONTENT_DISPOSITION].to_str().expect("header").contains("attachment"));
+        let copy: serde_json::Value = json.json().await.expect("JSON");
+        assert_eq!(copy["member"]["display_name"], "Fatima Benali");
+        assert_eq!(copy["family"]["label"], reguide_tests::FAMILY_A_LABEL);
+        assert_eq!(copy["account"]["email"], DemoUser::FamilyMember.email());
+        assert!(copy["visit_requests"].as_array().is_some_and(|v| !v.is_empty()), "her visits");
+        assert!(copy["family_document"]["steps"].is_object(), "the family document");
+        assert!(copy["family_document_history"].as_array().is_some_and(|h| !h.is_empty()), "with its history");
+        assert!(copy["audit_log"].as_array().is_some_and(|a| a.iter().any(|e| e["action"] == "login_succeeded" && e["by_them"] == true)));
+        // Karim's record is not in Fatima's copy.
+        assert!(!copy["member"].to_string().contains("Karim"));
+        let html = app.web_post(&format!("/admin/privacy/{id}/export"), Some(&admin), &[], &[("csrf", &csrf), ("format", "html")]).await;
+        assert_eq!(html.status(), 200);
+        let html = html.text().await.expect("page");
+        assert!(html.contains("Fatima Benali") && html.contains("<html lang=\"fr\""), "in her language");
+        let admin_token = app.login_as(DemoUser::Admin).await;
+        let list: Vec<serde_json::Value> = reguide_tests::expect_json(app.get("/api/v1/admin/privacy-requests", Some(&admin_token)).await, 200).await;
+        let done = list.iter().find(|r| r["id"] == id).expect("listed");
+        assert_eq!(done["state"], "done");
+        // Recorded by the request's id, never the member's.
+        let log = app.web_page("/admin/audit?action=member_data_exported", &admin).await;
+        assert_eq!(log.matches(&format!("privacy_request {id}")).count(), 2, "each copy is recorded");
+
+        // A refusal needs a reason, shown at its field; then it is kept.
+        let erasure_id = erasure["id"].as_str().expect("id");
+        let bare = app.web_post(&format!("/admin/privacy/{erasure_id}/refuse"), Some(&admin), &[], &[("csrf", &csrf), ("note", " ")]).await;
+        assert_eq!(bare.status(), StatusCode::BAD_REQUEST);
+        assert!(bare.text().await.expect("page").contains(&format!("href=\"#note-{erasure_id}\"")));
+        let refused = app.web_post(&format!("/admin/privacy/{erasure_id}/refuse"), Some(&admin), &[], &[("csrf", &csrf), ("note", "A visit is under way; ask again after it.")]).await;
+        assert_eq!(refused.status(), StatusCode::SEE_OTHER);
+        let list: Vec<serde_json::Value> = reguide_tests::expect_json(app.get("/api/v1/admin/privacy-requests", Some(&admin_token)).await, 200).await;
+        let refused = list.iter().find(|r| r["id"] == erasure_id).expect("listed");
+        assert_eq!((refused["state"].as_str(), refused["note"].as_str()), (Some("refused"), Some("A visit is under way; ask again after it.")));
+        let twice = app.web_post(&format!("/admin/privacy/{erasure_id}/refuse"), Some(&admin), &[], &[("csrf", &csrf), ("note", "again")]).await;
+        assert_eq!(twice.status(), StatusCode::BAD_REQUEST, "decided already, shown in words");
     }
 }

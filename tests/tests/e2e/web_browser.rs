@@ -215,6 +215,11 @@ both_backends! {
         let coordinator = app.demo_data().await.account(DemoUser::Coordinator);
         browser.visit_and_check(&format!("/admin/accounts/{coordinator}"), "account").await;
         browser.visit_and_check("/admin/email?state=pending", "email").await;
+        let fatima = app.login_as(DemoUser::FamilyMember).await;
+        let member = app.visits_demo().await.a.member("Fatima Benali");
+        let asked = app.post_json("/api/v1/privacy-requests", Some(&fatima), &serde_json::json!({ "member_id": member, "kind": "export" })).await;
+        assert_eq!(asked.status(), 201);
+        browser.visit_and_check("/admin/privacy", "data-requests").await;
         browser.visit_and_check("/admin/audit", "audit").await;
         browser.fill("#action", "login_succeeded").await;
         browser.click("form[action='/admin/audit'] button").await;
