@@ -23,6 +23,7 @@ pub mod error;
 pub mod fixture;
 pub mod ops;
 pub mod reference;
+mod replay;
 pub mod store;
 pub mod sync;
 pub mod waitlist;

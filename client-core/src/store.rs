@@ -268,6 +268,11 @@ impl Store {
     }
 
     /// Sets the actor the document's changes are made with, now and after a reload.
+    /// The actor this device writes with, once enrolled.
+    pub fn actor(&self) -> Option<ActorId> {
+        self.actor.clone()
+    }
+
     pub fn set_actor(&mut self, actor: ActorId) {
         if let Some(doc) = self.doc.as_mut() {
             doc.set_actor(actor.clone());

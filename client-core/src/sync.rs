@@ -317,7 +317,7 @@ impl Client {
         }
         let answer =
             SyncResponse::decode(&reply.bytes).map_err(|_| ClientError::UnexpectedResponse)?;
-        let full_document = answer.kind == ResponseKind::FullDocument;
+        let full_document = answer.kind != ResponseKind::Changes;
         let before = self.store.document().map(Automerge::get_heads);
         self.absorb(&answer)?;
         let changed = self.store.document().map(Automerge::get_heads) != before;
@@ -355,6 +355,35 @@ impl Client {
                 }
                 self.store.replace_document(fresh)?;
                 self.set_actor()?;
+            }
+            ResponseKind::Replaced => {
+                // The server wrote the document anew and dropped its history (someone's data
+                // was erased): nothing of ours merges into it. What this device did since its
+                // last sync is done again on it, as new changes that the next sync sends.
+                let mut fresh = load(&answer.data).ok_or(ClientError::UnexpectedResponse)?;
+                let mut pending = Vec::new();
+                if let Some(local) = self.store.document() {
+                    let synced: Vec<ChangeHash> = self
+                        .sync
+                        .server_heads
+                        .iter()
+                        .filter_map(|h| h.parse().ok())
+                        .filter(|h| local.get_change_meta_by_hash(h).is_some())
+                        .collect();
+                    if !synced.is_empty() {
+                        pending = local.diff(&synced, &local.get_heads());
+                    }
+                }
+                self.store.replace_document(fresh.fork())?;
+                self.set_actor()?;
+                if !pending.is_empty() {
+                    if let Some(actor) = self.store.actor() {
+                        fresh.set_actor(actor);
+                    }
+                    // Changes to what no longer exists (the erased person's) are left out.
+                    crate::replay::replay(&mut fresh, &pending);
+                    self.store.replace_document(fresh)?;
+                }
             }
         }
         self.sync.server_heads = answer.heads.iter().map(ToString::to_string).collect();

@@ -58,6 +58,10 @@ pub enum ResponseKind {
     Changes = 0,
     /// The whole document (`save()`): load it, then re-apply local changes the server lacks.
     FullDocument = 1,
+    /// The family's document was written anew (someone's data was erased) and its old history
+    /// dropped: replace yours with this one, without merging the old history back, and redo on
+    /// it whatever you changed since you last synced.
+    Replaced = 2,
 }
 
 /// What the server answers.
@@ -126,6 +130,7 @@ impl SyncResponse {
         let kind = match kind {
             0 => ResponseKind::Changes,
             1 => ResponseKind::FullDocument,
+            2 => ResponseKind::Replaced,
             other => return Err(FrameError::UnknownKind(other)),
         };
         let (heads, rest) = take_heads(rest)?;
@@ -207,7 +212,11 @@ mod tests {
 
     #[test]
     fn responses_round_trip() {
-        for kind in [ResponseKind::Changes, ResponseKind::FullDocument] {
+        for kind in [
+            ResponseKind::Changes,
+            ResponseKind::FullDocument,
+            ResponseKind::Replaced,
+        ] {
             let response = SyncResponse {
                 kind,
                 heads: vec![hash(7)],
@@ -242,8 +251,8 @@ mod tests {
             })
         );
         assert_eq!(
-            SyncResponse::decode(&[VERSION, 2, 0]),
-            Err(FrameError::UnknownKind(2))
+            SyncResponse::decode(&[VERSION, 3, 0]),
+            Err(FrameError::UnknownKind(3))
         );
         assert!(matches!(
             SyncResponse::decode(&[VERSION]),

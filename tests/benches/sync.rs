@@ -165,25 +165,7 @@ impl Device {
 
     /// Applies a successful response, as a client does.
     fn absorb(&mut self, response: &SyncResponse) {
-        match response.kind {
-            ResponseKind::FullDocument => {
-                let mut fresh = Automerge::load(&response.data)
-                    .expect("full document loads")
-                    .with_actor(self.actor.clone());
-                if let Some(mut local) = self.doc.take() {
-                    fresh.merge(&mut local).expect("merge local changes");
-                }
-                self.doc = Some(fresh);
-            }
-            ResponseKind::Changes => {
-                self.doc
-                    .as_mut()
-                    .expect("changes come after a full document")
-                    .load_incremental(&response.data)
-                    .expect("changes load");
-            }
-        }
-        self.server_heads = response.heads.clone();
+        self.server_heads = reguide_tests::sync::absorb(&mut self.doc, &self.actor, response);
     }
 
     /// Whether the device's document and the server's (as last answered) are the same.

@@ -35,6 +35,15 @@ pub fn absorb(
             }
             *doc = Some(fresh);
         }
+        // Written anew: nothing of the old history is kept (these test phones have no pending
+        // changes to redo; the client core does).
+        ResponseKind::Replaced => {
+            *doc = Some(
+                Automerge::load(&response.data)
+                    .expect("the new document loads")
+                    .with_actor(actor.clone()),
+            );
+        }
         ResponseKind::Changes => {
             doc.as_mut()
                 .expect("changes come after a full document")

@@ -19,6 +19,7 @@
 //! Nothing here does I/O; callers own storage, clocks and transport. Functions that read
 //! document data never panic on it: malformed data is an error or a policy violation.
 
+pub mod erase;
 pub mod policy;
 pub mod schema;
 mod shape;

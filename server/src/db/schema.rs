@@ -387,6 +387,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    retired_changes (family_id, hash) {
+        family_id -> Text,
+        hash -> Text,
+    }
+}
+
 diesel::joinable!(family_members -> families (family_id));
 diesel::joinable!(visit_rules -> prisons (prison_id));
 diesel::joinable!(session_templates -> prisons (prison_id));
@@ -545,6 +552,7 @@ diesel::joinable!(family_documents -> families (family_id));
 diesel::joinable!(family_document_increments -> family_documents (family_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    retired_changes,
     privacy_requests,
     instance_meta,
     prisons,

@@ -21,11 +21,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(ask)
         .service(list)
         .service(export_json)
+        .service(erase)
         .service(refuse);
 }
 
 #[derive(Debug, OpenApi)]
-#[openapi(paths(ask, list, export_json, refuse))]
+#[openapi(paths(ask, list, export_json, erase, refuse))]
 pub struct PrivacyDoc;
 
 #[utoipa::path(post, path = "/api/v1/privacy-requests", tag = "privacy",
@@ -111,6 +112,25 @@ pub async fn export_json(
         .write(move |conn| export_in(conn, &principal, id))
         .await?;
     Ok(HttpResponse::Ok().json(copy))
+}
+
+#[utoipa::path(post, path = "/api/v1/admin/privacy-requests/{request_id}/erase", tag = "privacy",
+    params(("request_id" = Uuid, Path)),
+    responses((status = 204, description = "the member is erased; the family document is written anew without them and its devices replace theirs at their next sync"),
+        (status = 401, body = Err), (status = 403, body = Err), (status = 404, body = Err),
+        (status = 409, description = "`not_an_erasure`, `privacy_request_closed`, `member_gone`, `account_is_staff`", body = Err)),
+    security(("bearer" = [])))]
+#[post("/admin/privacy-requests/{request_id}/erase")]
+pub async fn erase(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let id = path.into_inner();
+    state
+        .write(move |conn| privacy::erase::erase(conn, &principal, id))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 #[utoipa::path(post, path = "/api/v1/admin/privacy-requests/{request_id}/refuse", tag = "privacy",

@@ -4,6 +4,7 @@
 //! out or refuses it, and both are recorded in the audit log by the request's id only.
 
 pub mod api;
+pub mod erase;
 pub mod export;
 
 use chrono::NaiveDateTime;

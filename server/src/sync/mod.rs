@@ -89,6 +89,16 @@ pub fn sync(conn: &mut DbConn, who: Syncer, request: SyncRequest) -> ApiResult<S
             .iter()
             .all(|h| base.get_change_meta_by_hash(h).is_some());
 
+    // A device still on a history dropped since (a member's data was erased): it replaces its
+    // document with this one and redoes its own changes on it; what it sent now is set aside.
+    if !request.heads.is_empty()
+        && !client_knows_heads
+        && store::is_retired(conn, who.family, &request.heads)?
+    {
+        store::save(conn, who.family, &stored, &base)?;
+        return respond(&base, ResponseKind::Replaced, &[]);
+    }
+
     let mut copy = base.fork().with_actor(server_actor());
     let patches = if request.changes.is_empty() {
         Vec::new()
@@ -195,7 +205,7 @@ fn validate(
 
 fn respond(doc: &Automerge, kind: ResponseKind, has: &[ChangeHash]) -> ApiResult<SyncResponse> {
     let data = match kind {
-        ResponseKind::FullDocument => doc.save(),
+        ResponseKind::FullDocument | ResponseKind::Replaced => doc.save(),
         ResponseKind::Changes => doc.save_after(has),
     };
     Ok(SyncResponse {

@@ -16,7 +16,9 @@ use reguide_protocol::FamilyId;
 use reguide_protocol::doc::{self, DocMember};
 use reguide_protocol::sync::server_actor;
 
-use crate::db::schema::{family_document_increments, family_documents, family_members};
+use crate::db::schema::{
+    family_document_increments, family_documents, family_members, retired_changes,
+};
 use crate::db::{DbConn, now};
 use crate::error::{ApiError, ApiResult};
 
@@ -272,4 +274,65 @@ pub fn save(
             .execute(conn)?;
     }
     Ok(())
+}
+
+/// Writes a family's document anew as `fresh` (a single snapshot), dropping the old history.
+/// The hashes of the dropped changes are kept so that a device still on them is told to
+/// replace its document ([`is_retired`]).
+pub fn replace(
+    conn: &mut DbConn,
+    family: FamilyId,
+    old: &Automerge,
+    fresh: &Automerge,
+) -> ApiResult<()> {
+    let id = family.to_string();
+    let hashes: Vec<String> = old
+        .get_changes_meta(&[])
+        .iter()
+        .map(|c| c.hash.to_string())
+        .collect();
+    for chunk in hashes.chunks(500) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|hash| {
+                (
+                    retired_changes::family_id.eq(&id),
+                    retired_changes::hash.eq(hash),
+                )
+            })
+            .collect();
+        match conn {
+            DbConn::Postgres(pg) => diesel::insert_into(retired_changes::table)
+                .values(&rows)
+                .on_conflict_do_nothing()
+                .execute(pg)?,
+            DbConn::Sqlite(lite) => diesel::insert_or_ignore_into(retired_changes::table)
+                .values(&rows)
+                .execute(lite)?,
+        };
+    }
+    diesel::delete(
+        family_document_increments::table.filter(family_document_increments::family_id.eq(&id)),
+    )
+    .execute(conn)?;
+    diesel::update(family_documents::table.find(&id))
+        .set((
+            family_documents::snapshot.eq(fresh.save()),
+            family_documents::snapshot_heads.eq(heads_text(&fresh.get_heads())),
+            family_documents::increments_bytes.eq(0_i64),
+            family_documents::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Whether any of `heads` is a change of a history dropped by [`replace`].
+pub fn is_retired(conn: &mut DbConn, family: FamilyId, heads: &[ChangeHash]) -> ApiResult<bool> {
+    let wanted: Vec<String> = heads.iter().map(|h| h.to_string()).collect();
+    let found: i64 = retired_changes::table
+        .filter(retired_changes::family_id.eq(family.to_string()))
+        .filter(retired_changes::hash.eq_any(&wanted))
+        .count()
+        .get_result(conn)?;
+    Ok(found > 0)
 }

@@ -431,6 +431,7 @@ pub(crate) const DONE_NOTICES: &[&str] = &[
     "summary",
     "refused",
     "privacy_asked",
+    "erased",
 ];
 
 /// Renders a page.

@@ -19,6 +19,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(requests)
         .service(download)
         .service(refuse)
+        .service(erase)
         .service(ask_for_member);
 }
 
@@ -173,6 +174,48 @@ async fn refuse(
 }
 
 #[derive(Debug, Deserialize)]
+struct EraseForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    confirm: Option<String>,
+}
+
+/// Carries out an erasure through `privacy::erase::erase`, once the administrator has ticked
+/// that they checked it: it cannot be undone.
+#[post("/privacy/{id}/erase")]
+async fn erase(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: WebUser,
+    path: web::Path<Uuid>,
+    form: web::Form<EraseForm>,
+) -> WebResult {
+    user.check_csrf(&req, &form.csrf)?;
+    let id = path.into_inner();
+    let field = format!("confirm-{id}");
+    if form.confirm.is_none() {
+        let error = ApiError::invalid(
+            "erasure_not_confirmed",
+            field.clone(),
+            "tick the box to confirm the erasure",
+        );
+        return show_requests(&req, &state, &user, Some((&error, &field))).await;
+    }
+    let principal = user.principal.clone();
+    match state
+        .write(move |conn| privacy::erase::erase(conn, &principal, id))
+        .await
+    {
+        Ok(()) => Ok(see_other("/admin/privacy?done=erased")),
+        Err(error @ ApiError::Conflict { .. }) => {
+            show_requests(&req, &state, &user, Some((&error, &field))).await
+        }
+        Err(error) => Err(WebError::api(error, user.language)),
+    }
+}
+
+#[derive(Debug, Deserialize)]
 struct AskForm {
     #[serde(default)]
     csrf: String,
@@ -215,6 +258,10 @@ async fn ask_for_member(
 impl Line {
     fn open(&self) -> bool {
         self.request.state == PrivacyState::Open
+    }
+
+    fn erasure(&self) -> bool {
+        self.request.kind == PrivacyKind::Erasure && self.open()
     }
 
     fn export(&self) -> bool {

@@ -18,6 +18,7 @@ mod health;
 mod living_labs;
 mod mail;
 mod migrations;
+mod privacy;
 mod steps;
 mod sync;
 mod sync_convergence;

@@ -618,5 +618,27 @@ both_backends! {
         assert_eq!((refused["state"].as_str(), refused["note"].as_str()), (Some("refused"), Some("A visit is under way; ask again after it.")));
         let twice = app.web_post(&format!("/admin/privacy/{erasure_id}/refuse"), Some(&admin), &[], &[("csrf", &csrf), ("note", "again")]).await;
         assert_eq!(twice.status(), StatusCode::BAD_REQUEST, "decided already, shown in words");
+
+        // Asked again, the erasure is carried out once the administrator ticks the confirmation.
+        let again: serde_json::Value = reguide_tests::expect_json(ask(social.clone(), karim, "erasure").await, 201).await;
+        let again_id = again["id"].as_str().expect("id");
+        assert_ne!(again_id, erasure_id, "a new request after a refusal");
+        let unticked = app.web_post(&format!("/admin/privacy/{again_id}/erase"), Some(&admin), &[], &[("csrf", &csrf)]).await;
+        assert_eq!(unticked.status(), StatusCode::BAD_REQUEST);
+        assert!(unticked.text().await.expect("page").contains(&format!("href=\"#confirm-{again_id}\"")));
+        let family_of = |token: String| {
+            let app = &app;
+            async move {
+                let family: reguide_tests::protocol::api::Family = reguide_tests::expect_json(app.get(&format!("/api/v1/families/{}", v.a.id), Some(&token)).await, 200).await;
+                family.members.iter().any(|m| m.id == karim)
+            }
+        };
+        assert!(family_of(admin_token.clone()).await, "not erased without the tick");
+        let erased = app.web_post(&format!("/admin/privacy/{again_id}/erase"), Some(&admin), &[], &[("csrf", &csrf), ("confirm", "yes")]).await;
+        assert_eq!(erased.status(), StatusCode::SEE_OTHER);
+        assert!(!family_of(admin_token.clone()).await, "erased");
+        let after = app.web_page("/admin/privacy", &admin).await;
+        assert!(!after.contains("Karim Benali"), "his name is gone");
+        assert_eq!(after.matches("<tr>").count(), 1 + 3, "the three requests stay listed");
     }
 }
