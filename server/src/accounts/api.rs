@@ -257,32 +257,39 @@ pub async fn assign_caseload(
     principal: Principal,
     path: web::Path<(Uuid, Uuid)>,
 ) -> ApiResult<HttpResponse> {
-    principal.require_admin()?;
     let (account, family) = path.into_inner();
     let (account, family) = (AccountId(account), FamilyId(family));
-    let actor = principal.account_id;
     state
-        .write(move |conn| {
-            let target = accounts::load_account(conn, account)?;
-            if !target.roles.iter().any(|g| g.role == Role::SocialWorker) {
-                return Err(ApiError::conflict(
-                    "not_a_social_worker",
-                    "only an account with the social worker role has a caseload",
-                ));
-            }
-            families::ensure_exists(conn, family)?;
-            if accounts::assign_caseload(conn, account, family)? {
-                audit::record(
-                    conn,
-                    Some(actor),
-                    "caseload_assigned",
-                    Some(Object::new("family", &family)),
-                )?;
-            }
-            Ok(())
-        })
+        .write(move |conn| assign_caseload_in(conn, &principal, account, family))
         .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Puts a family in a social worker's caseload, by administrators, recorded.
+pub fn assign_caseload_in(
+    conn: &mut DbConn,
+    principal: &Principal,
+    account: AccountId,
+    family: FamilyId,
+) -> ApiResult<()> {
+    principal.require_admin()?;
+    let target = accounts::load_account(conn, account)?;
+    if !target.roles.iter().any(|g| g.role == Role::SocialWorker) {
+        return Err(ApiError::conflict(
+            "not_a_social_worker",
+            "only an account with the social worker role has a caseload",
+        ));
+    }
+    families::ensure_exists(conn, family)?;
+    if accounts::assign_caseload(conn, account, family)? {
+        audit::record(
+            conn,
+            Some(principal.account_id),
+            "caseload_assigned",
+            Some(Object::new("family", &family)),
+        )?;
+    }
+    Ok(())
 }
 
 #[utoipa::path(delete, path = "/api/v1/admin/accounts/{account_id}/caseload/{family_id}", tag = "admin",
@@ -295,31 +302,39 @@ pub async fn unassign_caseload(
     principal: Principal,
     path: web::Path<(Uuid, Uuid)>,
 ) -> ApiResult<HttpResponse> {
-    use crate::db::schema::caseloads;
-    principal.require_admin()?;
     let (account, family) = path.into_inner();
-    let actor = principal.account_id;
+    let (account, family) = (AccountId(account), FamilyId(family));
     state
-        .write(move |conn| {
-            let removed = diesel::delete(
-                caseloads::table
-                    .filter(caseloads::account_id.eq(account.to_string()))
-                    .filter(caseloads::family_id.eq(family.to_string())),
-            )
-            .execute(conn)?;
-            if removed == 0 {
-                return Err(ApiError::not_found(
-                    "caseload_entry_not_found",
-                    "this family is not in this account's caseload",
-                ));
-            }
-            audit::record(
-                conn,
-                Some(actor),
-                "caseload_unassigned",
-                Some(Object::new("family", &family)),
-            )
-        })
+        .write(move |conn| unassign_caseload_in(conn, &principal, account, family))
         .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Takes a family out of a social worker's caseload, by administrators, recorded.
+pub fn unassign_caseload_in(
+    conn: &mut DbConn,
+    principal: &Principal,
+    account: AccountId,
+    family: FamilyId,
+) -> ApiResult<()> {
+    use crate::db::schema::caseloads;
+    principal.require_admin()?;
+    let removed = diesel::delete(
+        caseloads::table
+            .filter(caseloads::account_id.eq(account.to_string()))
+            .filter(caseloads::family_id.eq(family.to_string())),
+    )
+    .execute(conn)?;
+    if removed == 0 {
+        return Err(ApiError::not_found(
+            "caseload_entry_not_found",
+            "this family is not in this account's caseload",
+        ));
+    }
+    audit::record(
+        conn,
+        Some(principal.account_id),
+        "caseload_unassigned",
+        Some(Object::new("family", &family)),
+    )
 }

@@ -358,3 +358,11 @@ pub fn holders_of(conn: &mut DbConn, role: Role) -> ApiResult<Vec<(AccountId, St
         .map(|(id, name)| Ok((parse_id(&id)?, name)))
         .collect()
 }
+
+/// An account's display name and preferred language code, as the web admin greets it.
+pub fn name_and_language(conn: &mut DbConn, account: AccountId) -> ApiResult<(String, String)> {
+    Ok(accounts::table
+        .find(account.to_string())
+        .select((accounts::display_name, accounts::preferred_language))
+        .first(conn)?)
+}

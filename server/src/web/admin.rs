@@ -6,7 +6,7 @@ use askama::Template;
 use chrono::{NaiveDate, TimeZone, Utc};
 use reguide_protocol::api::{Account, AuditPage, NewPrison, NewRoleGrant, Prison};
 use reguide_protocol::mail::OutboxMessage;
-use reguide_protocol::{AccountId, PrisonId, Role, RoleGrantId};
+use reguide_protocol::{AccountId, FamilyId, PrisonId, Role, RoleGrantId};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -26,6 +26,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(account_page)
         .service(grant_role)
         .service(revoke_role)
+        .service(add_to_caseload)
+        .service(remove_from_caseload)
         .service(create_prison)
         .service(email_page)
         .service(retry_email)
@@ -57,6 +59,10 @@ struct AccountPage {
     grants: Vec<(RoleGrantId, String, Option<String>)>,
     roles: Vec<(&'static str, String)>,
     prisons: Vec<Prison>,
+    /// For a social worker: the families followed, and those that could be added.
+    social_worker: bool,
+    caseload: Vec<(FamilyId, String)>,
+    others: Vec<(FamilyId, String)>,
 }
 
 async fn show_account(
@@ -75,12 +81,25 @@ async fn show_account(
         problem,
         move |conn, principal| {
             principal.require_admin()?;
+            let families = crate::families::visible_families(conn, principal)?;
             Ok((
                 accounts::load_account(conn, id)?,
                 prisons::list_prisons(conn)?,
+                families,
             ))
         },
-        |page, (account, prisons)| AccountPage {
+        |page, (account, prisons, families)| AccountPage {
+            social_worker: account.roles.iter().any(|g| g.role == Role::SocialWorker),
+            caseload: families
+                .iter()
+                .filter(|f| account.caseload.contains(&f.id))
+                .map(|f| (f.id, f.label.clone()))
+                .collect(),
+            others: families
+                .iter()
+                .filter(|f| !account.caseload.contains(&f.id))
+                .map(|f| (f.id, f.label.clone()))
+                .collect(),
             grants: account
                 .roles
                 .iter()
@@ -193,6 +212,67 @@ async fn revoke_role(
         }
         Err(error) => Err(WebError::api(error, user.language)),
     }
+}
+
+#[derive(Debug, Deserialize)]
+struct CaseloadForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    family: String,
+}
+
+/// Puts a family in a social worker's caseload, through the API's `assign_caseload_in`.
+#[post("/accounts/{id}/caseload")]
+async fn add_to_caseload(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: WebUser,
+    path: web::Path<Uuid>,
+    form: web::Form<CaseloadForm>,
+) -> WebResult {
+    user.check_csrf(&req, &form.csrf)?;
+    let id = AccountId(path.into_inner());
+    let family = form.family.parse::<Uuid>().map(FamilyId);
+    let principal = user.principal.clone();
+    let added = match family {
+        Ok(family) => {
+            state
+                .write(move |conn| accounts_api::assign_caseload_in(conn, &principal, id, family))
+                .await
+        }
+        Err(_) => Err(ApiError::invalid(
+            "invalid_value",
+            "family",
+            "choose a family",
+        )),
+    };
+    match added {
+        Ok(()) => Ok(see_other(&format!("/admin/accounts/{id}?done=saved"))),
+        Err(error @ (ApiError::Invalid { .. } | ApiError::Conflict { .. })) => {
+            show_account(&req, &state, &user, id, Some((&error, "family"))).await
+        }
+        Err(error) => Err(WebError::api(error, user.language)),
+    }
+}
+
+#[post("/accounts/{id}/caseload/{family}/remove")]
+async fn remove_from_caseload(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: WebUser,
+    path: web::Path<(Uuid, Uuid)>,
+    form: web::Form<CsrfForm>,
+) -> WebResult {
+    user.check_csrf(&req, &form.csrf)?;
+    let (id, family) = path.into_inner();
+    let (id, family) = (AccountId(id), FamilyId(family));
+    let principal = user.principal.clone();
+    state
+        .write(move |conn| accounts_api::unassign_caseload_in(conn, &principal, id, family))
+        .await
+        .lang(user.language)?;
+    Ok(see_other(&format!("/admin/accounts/{id}?done=saved")))
 }
 
 #[derive(Debug, Deserialize)]

@@ -10,12 +10,10 @@ use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use chrono::Duration;
-use diesel::prelude::*;
 use reguide_protocol::{Language, Role};
 use sha2::{Digest, Sha256};
 
 use crate::auth::principal::{Channel, Principal, load_for};
-use crate::db::schema::accounts;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::web::{InLanguage, WebError};
@@ -202,10 +200,8 @@ impl FromRequest for WebUser {
                     let Some(principal) = load_for(conn, &secret, Channel::Web { idle })? else {
                         return Ok(None);
                     };
-                    let (name, language) = accounts::table
-                        .find(principal.account_id.to_string())
-                        .select((accounts::display_name, accounts::preferred_language))
-                        .first::<(String, String)>(conn)?;
+                    let (name, language) =
+                        crate::accounts::name_and_language(conn, principal.account_id)?;
                     Ok(Some((principal, name, language)))
                 })
                 .await

@@ -499,6 +499,23 @@ both_backends! {
         assert!(refused.text().await.expect("page").contains("class=\"error-summary\""), "refused in words");
         assert_eq!(app.web_get("/admin/audit", Some(&session)).await.status(), 200, "still an administrator");
 
+        // A caseload is a social worker's scope: family C joins Hanne's, then leaves it.
+        let worker = format!("/admin/accounts/{}", demo.account(DemoUser::SocialWorker));
+        let family_c = demo.family_c.to_string();
+        let social = app.web_sign_in(DemoUser::SocialWorker).await;
+        assert!(!app.web_page("/admin/caseload", &social).await.contains(reguide_tests::FAMILY_C_LABEL));
+        let added = app.web_post(&format!("{worker}/caseload"), Some(&session), &[], &[("csrf", &csrf), ("family", &family_c)]).await;
+        assert_eq!(added.status(), StatusCode::SEE_OTHER);
+        assert!(app.web_page("/admin/caseload", &social).await.contains(reguide_tests::FAMILY_C_LABEL));
+        assert_eq!(app.web_get(&format!("/admin/families/{family_c}"), Some(&social)).await.status(), 200, "the scope follows at once");
+        let removed = app.web_post(&format!("{worker}/caseload/{family_c}/remove"), Some(&session), &[], &[("csrf", &csrf)]).await;
+        assert_eq!(removed.status(), StatusCode::SEE_OTHER);
+        assert_eq!(app.web_get(&format!("/admin/families/{family_c}"), Some(&social)).await.status(), 404);
+        // Only a social worker has a caseload.
+        let coordinator = format!("/admin/accounts/{}", demo.account(DemoUser::Coordinator));
+        let refused = app.web_post(&format!("{coordinator}/caseload"), Some(&session), &[], &[("csrf", &csrf), ("family", &family_c)]).await;
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+
         // Email that could not be delivered is listed and sent again.
         let pending = app.web_page("/admin/email?state=pending", &session).await;
         assert!(pending.contains("<td class=\"mono\">"), "the demo's email waiting to go out is listed");
