@@ -212,11 +212,6 @@ pub async fn list(
     principal: Principal,
     filter: web::Query<RequestFilter>,
 ) -> ApiResult<HttpResponse> {
-    let own = match (principal.is_admin(), principal.has_role(Role::SocialWorker)) {
-        (true, _) => None,
-        (false, true) => Some(principal.account_id),
-        (false, false) => return Err(ApiError::forbidden()),
-    };
     let status = match filter.into_inner().status {
         None => None,
         Some(s) => Some(CaseloadRequestStatus::parse(&s).ok_or_else(|| {
@@ -224,25 +219,34 @@ pub async fn list(
         })?),
     };
     let list = state
-        .db(move |conn| {
-            let mut query = requests::table
-                .order((requests::created_at.asc(), requests::id.asc()))
-                .select(columns())
-                .into_boxed();
-            if let Some(account) = own {
-                query = query.filter(requests::account_id.eq(account.to_string()));
-            }
-            if let Some(status) = status {
-                query = query.filter(requests::status.eq(status.as_str()));
-            }
-            query
-                .load::<Row>(conn)?
-                .into_iter()
-                .map(from_row)
-                .collect::<ApiResult<Vec<_>>>()
-        })
+        .db(move |conn| list_in(conn, &principal, status))
         .await?;
     Ok(HttpResponse::Ok().json(list))
+}
+
+/// The requests an administrator decides (all of them) or a social worker made (their own),
+/// oldest first.
+pub fn list_in(
+    conn: &mut DbConn,
+    principal: &Principal,
+    status: Option<CaseloadRequestStatus>,
+) -> ApiResult<Vec<CaseloadRequest>> {
+    let own = match (principal.is_admin(), principal.has_role(Role::SocialWorker)) {
+        (true, _) => None,
+        (false, true) => Some(principal.account_id),
+        (false, false) => return Err(ApiError::forbidden()),
+    };
+    let mut query = requests::table
+        .order((requests::created_at.asc(), requests::id.asc()))
+        .select(columns())
+        .into_boxed();
+    if let Some(account) = own {
+        query = query.filter(requests::account_id.eq(account.to_string()));
+    }
+    if let Some(status) = status {
+        query = query.filter(requests::status.eq(status.as_str()));
+    }
+    query.load::<Row>(conn)?.into_iter().map(from_row).collect()
 }
 
 #[utoipa::path(post, path = "/api/v1/admin/caseload-requests/{request_id}/decision", tag = "admin",
@@ -258,63 +262,73 @@ pub async fn decide(
     path: web::Path<Uuid>,
     body: Json<CaseloadDecision>,
 ) -> ApiResult<HttpResponse> {
-    principal.require_admin()?;
-    let id = path.into_inner().to_string();
+    let id = path.into_inner();
     let approve = body.approve;
-    let admin = principal.account_id;
     let decided = state
-        .write(move |conn| {
-            // Only a pending request changes; two decisions at once leave one winner.
-            let status = if approve {
-                CaseloadRequestStatus::Approved
-            } else {
-                CaseloadRequestStatus::Refused
-            };
-            let request = load(conn, &id)?;
-            let changed = diesel::update(
-                requests::table
-                    .find(&id)
-                    .filter(requests::status.eq(CaseloadRequestStatus::Pending.as_str())),
-            )
-            .set((
-                requests::status.eq(status.as_str()),
-                requests::decided_at.eq(now()),
-                requests::decided_by.eq(admin.to_string()),
-            ))
-            .execute(conn)?;
-            if changed == 0 {
-                return Err(ApiError::conflict(
-                    "already_decided",
-                    "this request was decided already",
-                ));
-            }
-            if approve {
-                let worker = accounts::load_account(conn, request.account_id)?;
-                if !worker.roles.iter().any(|g| g.role == Role::SocialWorker) {
-                    return Err(ApiError::conflict(
-                        "not_a_social_worker",
-                        "the account asking is no longer a social worker",
-                    ));
-                }
-                accounts::assign_caseload_for(
-                    conn,
-                    request.account_id,
-                    request.family_id,
-                    Some(request.service.as_str()),
-                )?;
-            }
-            audit::record(
-                conn,
-                Some(admin),
-                if approve {
-                    "caseload_request_approved"
-                } else {
-                    "caseload_request_refused"
-                },
-                Some(Object::new("family", &request.family_id)),
-            )?;
-            load(conn, &id)
-        })
+        .write(move |conn| decide_in(conn, &principal, id, approve))
         .await?;
     Ok(HttpResponse::Ok().json(decided))
+}
+
+/// An administrator's decision on a caseload request: approved, the family joins the worker's
+/// caseload for the service asked; recorded either way.
+pub fn decide_in(
+    conn: &mut DbConn,
+    principal: &Principal,
+    id: Uuid,
+    approve: bool,
+) -> ApiResult<CaseloadRequest> {
+    principal.require_admin()?;
+    let id = id.to_string();
+    let admin = principal.account_id;
+    // Only a pending request changes; two decisions at once leave one winner.
+    let status = if approve {
+        CaseloadRequestStatus::Approved
+    } else {
+        CaseloadRequestStatus::Refused
+    };
+    let request = load(conn, &id)?;
+    let changed = diesel::update(
+        requests::table
+            .find(&id)
+            .filter(requests::status.eq(CaseloadRequestStatus::Pending.as_str())),
+    )
+    .set((
+        requests::status.eq(status.as_str()),
+        requests::decided_at.eq(now()),
+        requests::decided_by.eq(admin.to_string()),
+    ))
+    .execute(conn)?;
+    if changed == 0 {
+        return Err(ApiError::conflict(
+            "already_decided",
+            "this request was decided already",
+        ));
+    }
+    if approve {
+        let worker = accounts::load_account(conn, request.account_id)?;
+        if !worker.roles.iter().any(|g| g.role == Role::SocialWorker) {
+            return Err(ApiError::conflict(
+                "not_a_social_worker",
+                "the account asking is no longer a social worker",
+            ));
+        }
+        accounts::assign_caseload_for(
+            conn,
+            request.account_id,
+            request.family_id,
+            Some(request.service.as_str()),
+        )?;
+    }
+    audit::record(
+        conn,
+        Some(admin),
+        if approve {
+            "caseload_request_approved"
+        } else {
+            "caseload_request_refused"
+        },
+        Some(Object::new("family", &request.family_id)),
+    )?;
+    load(conn, &id)
 }

@@ -5,11 +5,13 @@ use actix_web::{HttpRequest, get, post, web};
 use askama::Template;
 use chrono::{NaiveDate, TimeZone, Utc};
 use reguide_protocol::api::{Account, AuditPage, NewPrison, NewRoleGrant, Prison};
+use reguide_protocol::caseloads::{CaseloadRequest, CaseloadRequestStatus};
 use reguide_protocol::mail::OutboxMessage;
 use reguide_protocol::{AccountId, FamilyId, PrisonId, Role, RoleGrantId};
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::accounts::caseload_requests as requests_api;
 use crate::accounts::{self, api as accounts_api};
 use crate::audit::api::{AuditQuery, search};
 use crate::error::{ApiError, ApiResult};
@@ -23,6 +25,7 @@ use crate::web::{
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(account_list)
+        .service(decide_caseload_request)
         .service(account_page)
         .service(grant_role)
         .service(revoke_role)
@@ -39,15 +42,77 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 struct AccountsPage {
     page: Page,
     accounts: Vec<Account>,
+    /// Social workers asking to follow a family: (request, worker, family, service in words).
+    asking: Vec<(CaseloadRequest, String, String, String)>,
 }
 
+/// Accounts, and the caseload requests waiting for a decision.
 #[get("/accounts")]
 async fn account_list(req: HttpRequest, state: web::Data<AppState>, user: WebUser) -> WebResult {
-    let language = user.language;
-    user.principal.require_admin().lang(language)?;
-    let accounts = state.db(accounts::list_accounts).await.lang(language)?;
-    let page = Page::new(&user, &req, "accounts.title");
-    render(&AccountsPage { page, accounts }, language)
+    show(
+        &req,
+        &state,
+        &user,
+        "accounts.title",
+        Reading::Plain,
+        None,
+        |conn, principal| {
+            principal.require_admin()?;
+            let asking =
+                requests_api::list_in(conn, principal, Some(CaseloadRequestStatus::Pending))?;
+            let families = crate::families::visible_families(conn, principal)?;
+            Ok((accounts::list_accounts(conn)?, asking, families))
+        },
+        |page, (accounts, asking, families)| AccountsPage {
+            asking: asking
+                .into_iter()
+                .map(|r| {
+                    let worker = accounts
+                        .iter()
+                        .find(|a| a.id == r.account_id)
+                        .map(|a| a.display_name.clone())
+                        .unwrap_or_default();
+                    let family = families
+                        .iter()
+                        .find(|f| f.id == r.family_id)
+                        .map(|f| f.label.clone())
+                        .unwrap_or_default();
+                    let service = page.tv("service", r.service.as_str());
+                    (r, worker, family, service)
+                })
+                .collect(),
+            page,
+            accounts,
+        },
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+struct CaseloadDecisionForm {
+    #[serde(default)]
+    csrf: String,
+    decision: String,
+}
+
+/// Approves or refuses a social worker's request to follow a family (`decide_in`).
+#[post("/caseload-requests/{id}")]
+async fn decide_caseload_request(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: WebUser,
+    path: web::Path<Uuid>,
+    form: web::Form<CaseloadDecisionForm>,
+) -> WebResult {
+    user.check_csrf(&req, &form.csrf)?;
+    let id = path.into_inner();
+    let approve = form.decision == "approve";
+    let principal = user.principal.clone();
+    state
+        .write(move |conn| requests_api::decide_in(conn, &principal, id, approve))
+        .await
+        .lang(user.language)?;
+    Ok(see_other("/admin/accounts?done=saved"))
 }
 
 #[derive(Template)]

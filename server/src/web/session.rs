@@ -180,11 +180,16 @@ impl FromRequest for WebUser {
         let chosen = req
             .cookie(LANGUAGE_COOKIE)
             .and_then(|c| Language::from_code(c.value()));
-        let next = req
-            .uri()
-            .path_and_query()
-            .map(|p| p.as_str().to_owned())
-            .unwrap_or_default();
+        // After signing in, back to the page asked for; a form sent when the session had
+        // ended cannot be sent again by a redirect, so that leads to the start page.
+        let next = if req.method() == actix_web::http::Method::GET {
+            req.uri()
+                .path_and_query()
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_default()
+        } else {
+            "/admin".to_owned()
+        };
         let fallback = request_language(req);
         Box::pin(async move {
             let Some(token) = token else {

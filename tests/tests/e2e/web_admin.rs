@@ -126,6 +126,8 @@ both_backends! {
         let after = app.web_get("/admin/audit", Some(&session)).await;
         assert_eq!(after.status(), StatusCode::SEE_OTHER);
         assert_eq!(location(&after), "/admin/sign-in?next=/admin/audit");
+        let form_after = app.web_post("/admin/sign-out", Some(&session), &[], &[("csrf", &csrf)]).await;
+        assert_eq!(location(&form_after), "/admin/sign-in?next=/admin", "a form is not sent again after signing in");
 
         // Unused for longer than the idle limit: ended, and stays ended.
         let idle = app.web_sign_in(DemoUser::Admin).await;
@@ -511,6 +513,18 @@ both_backends! {
         let removed = app.web_post(&format!("{worker}/caseload/{family_c}/remove"), Some(&session), &[], &[("csrf", &csrf)]).await;
         assert_eq!(removed.status(), StatusCode::SEE_OTHER);
         assert_eq!(app.web_get(&format!("/admin/families/{family_c}"), Some(&social)).await.status(), 404);
+        // Asked for by the worker, approved on the accounts page.
+        let social_token = app.login_as(DemoUser::SocialWorker).await;
+        let asked = app.post_json("/api/v1/caseload-requests", Some(&social_token), &serde_json::json!({ "family_id": demo.family_c, "service": "cpas", "reason": "Referred by the CPAS" })).await;
+        assert_eq!(asked.status(), 201);
+        let accounts = app.web_page("/admin/accounts", &session).await;
+        assert!(accounts.contains("Referred by the CPAS") && accounts.contains(reguide_tests::FAMILY_C_LABEL), "waiting for a decision");
+        let request = accounts.split("/admin/caseload-requests/").nth(1).and_then(|rest| rest.split('"').next()).expect("a decision form").to_owned();
+        let approved = app.web_post(&format!("/admin/caseload-requests/{request}"), Some(&session), &[], &[("csrf", &csrf), ("decision", "approve")]).await;
+        assert_eq!(approved.status(), StatusCode::SEE_OTHER);
+        assert_eq!(app.web_get(&format!("/admin/families/{family_c}"), Some(&social)).await.status(), 200, "approved: in the caseload");
+        assert!(!app.web_page("/admin/accounts", &session).await.contains("Referred by the CPAS"), "decided");
+
         // Only a social worker has a caseload.
         let coordinator = format!("/admin/accounts/{}", demo.account(DemoUser::Coordinator));
         let refused = app.web_post(&format!("{coordinator}/caseload"), Some(&session), &[], &[("csrf", &csrf), ("family", &family_c)]).await;
