@@ -20,7 +20,7 @@ use crate::prisons::{self, api as prisons_api};
 use crate::state::AppState;
 use crate::web::session::WebUser;
 use crate::web::{
-    CsrfForm, InLanguage, Page, Reading, WebError, WebResult, render, see_other, show,
+    CsrfForm, InLanguage, Page, Reading, WebError, WebResult, act, render, see_other, show,
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -236,22 +236,15 @@ async fn grant_role(
             .transpose()?;
         Ok(NewRoleGrant { role, prison_id })
     })();
-    let principal = user.principal.clone();
-    let granted = match grant {
-        Ok(grant) => {
-            state
-                .write(move |conn| accounts_api::grant_role_in(conn, &principal, id, &grant))
-                .await
-        }
-        Err(error) => Err(error),
-    };
-    match granted {
-        Ok(_) => Ok(see_other(&format!("/admin/accounts/{id}?done=saved"))),
-        Err(error @ (ApiError::Invalid { .. } | ApiError::Conflict { .. })) => {
-            show_account(&req, &state, &user, id, Some((&error, "role"))).await
-        }
-        Err(error) => Err(WebError::api(error, user.language)),
-    }
+    let (req, state, user) = (&req, &*state, &user);
+    act(
+        state,
+        user,
+        move |conn, principal| accounts_api::grant_role_in(conn, principal, id, &grant?),
+        &format!("/admin/accounts/{id}?done=saved"),
+        |error| async move { show_account(req, state, user, id, Some((&error, "role"))).await },
+    )
+    .await
 }
 
 /// Takes a role back through the API's `revoke_role_in` (never the last administrator's).
@@ -266,17 +259,15 @@ async fn revoke_role(
     user.check_csrf(&req, &form.csrf)?;
     let (id, grant) = path.into_inner();
     let (id, grant) = (AccountId(id), RoleGrantId(grant));
-    let principal = user.principal.clone();
-    match state
-        .write(move |conn| accounts_api::revoke_role_in(conn, &principal, id, grant))
-        .await
-    {
-        Ok(()) => Ok(see_other(&format!("/admin/accounts/{id}?done=saved"))),
-        Err(error @ ApiError::Conflict { .. }) => {
-            show_account(&req, &state, &user, id, Some((&error, "role"))).await
-        }
-        Err(error) => Err(WebError::api(error, user.language)),
-    }
+    let (req, state, user) = (&req, &*state, &user);
+    act(
+        state,
+        user,
+        move |conn, principal| accounts_api::revoke_role_in(conn, principal, id, grant),
+        &format!("/admin/accounts/{id}?done=saved"),
+        |error| async move { show_account(req, state, user, id, Some((&error, "role"))).await },
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -298,27 +289,20 @@ async fn add_to_caseload(
 ) -> WebResult {
     user.check_csrf(&req, &form.csrf)?;
     let id = AccountId(path.into_inner());
-    let family = form.family.parse::<Uuid>().map(FamilyId);
-    let principal = user.principal.clone();
-    let added = match family {
-        Ok(family) => {
-            state
-                .write(move |conn| accounts_api::assign_caseload_in(conn, &principal, id, family))
-                .await
-        }
-        Err(_) => Err(ApiError::invalid(
-            "invalid_value",
-            "family",
-            "choose a family",
-        )),
-    };
-    match added {
-        Ok(()) => Ok(see_other(&format!("/admin/accounts/{id}?done=saved"))),
-        Err(error @ (ApiError::Invalid { .. } | ApiError::Conflict { .. })) => {
-            show_account(&req, &state, &user, id, Some((&error, "family"))).await
-        }
-        Err(error) => Err(WebError::api(error, user.language)),
-    }
+    let family = form
+        .family
+        .parse::<Uuid>()
+        .map(FamilyId)
+        .map_err(|_| ApiError::invalid("invalid_value", "family", "choose a family"));
+    let (req, state, user) = (&req, &*state, &user);
+    act(
+        state,
+        user,
+        move |conn, principal| accounts_api::assign_caseload_in(conn, principal, id, family?),
+        &format!("/admin/accounts/{id}?done=saved"),
+        |error| async move { show_account(req, state, user, id, Some((&error, "family"))).await },
+    )
+    .await
 }
 
 #[post("/accounts/{id}/caseload/{family}/remove")]

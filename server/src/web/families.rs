@@ -28,9 +28,7 @@ use crate::steps::{self, api as steps_api, templates};
 use crate::sync::store;
 use crate::visits::api::{self as visits_api, RequestFilter};
 use crate::web::session::WebUser;
-use crate::web::{
-    CsrfForm, InLanguage, Page, Reading, WebError, WebResult, render, require_any, see_other, show,
-};
+use crate::web::{CsrfForm, InLanguage, Page, Reading, WebResult, act, render, require_any, show};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(caseload)
@@ -267,31 +265,27 @@ async fn apply_template(
     form: web::Form<TemplateForm>,
 ) -> WebResult {
     user.check_csrf(&req, &form.csrf)?;
-    let language = user.language;
     let family = FamilyId(path.into_inner());
-    steps::require_write(&user.principal, family).lang(language)?;
     let key = form.into_inner().template;
-    let staff = user.principal.account_id;
-    let applied = if key.is_empty() {
-        Err(ApiError::invalid(
-            "template_missing",
-            "template",
-            "choose a template",
-        ))
-    } else {
-        state
-            .write(move |conn| steps_api::apply_template_in(conn, family, &key, None, staff))
-            .await
-    };
-    match applied {
-        Ok(_) => Ok(see_other(&format!(
-            "/admin/families/{family}?done=template_applied"
-        ))),
-        Err(error @ ApiError::Invalid { .. }) => {
-            show_family(&req, &state, &user, family, Some((&error, "template"))).await
-        }
-        Err(error) => Err(WebError::api(error, language)),
-    }
+    let (req, state, user) = (&req, &*state, &user);
+    act(
+        state,
+        user,
+        move |conn, principal| {
+            steps::require_write(principal, family)?;
+            if key.is_empty() {
+                return Err(ApiError::invalid(
+                    "template_missing",
+                    "template",
+                    "choose a template",
+                ));
+            }
+            steps_api::apply_template_in(conn, family, &key, None, principal.account_id)
+        },
+        &format!("/admin/families/{family}?done=template_applied"),
+        |error| async move { show_family(req, state, user, family, Some((&error, "template"))).await },
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -313,40 +307,38 @@ async fn answer_appointment(
     form: web::Form<AnswerForm>,
 ) -> WebResult {
     user.check_csrf(&req, &form.csrf)?;
-    let language = user.language;
     let (family, appointment) = path.into_inner();
     let family = FamilyId(family);
-    steps::require_write(&user.principal, family).lang(language)?;
     let form = form.into_inner();
-    let answer = match AppointmentReply::parse(&form.answer) {
-        Some(a @ (AppointmentReply::Accepted | AppointmentReply::Declined)) => a,
-        _ => {
-            let error = ApiError::invalid("invalid_value", "answer", "accept or decline");
-            return show_family(&req, &state, &user, family, Some((&error, "answer"))).await;
-        }
-    };
-    let note = Some(form.note.trim().to_owned()).filter(|n| !n.is_empty());
-    let request = AppointmentAnswerRequest {
-        answer,
-        starts_at: None,
-        place: None,
-        note,
-    };
-    let staff = user.principal.account_id;
-    let answered = state
-        .write(move |conn| {
+    let (req, state, user) = (&req, &*state, &user);
+    act(
+        state,
+        user,
+        move |conn, principal| {
+            steps::require_write(principal, family)?;
+            let answer = match AppointmentReply::parse(&form.answer) {
+                Some(a @ (AppointmentReply::Accepted | AppointmentReply::Declined)) => a,
+                _ => {
+                    return Err(ApiError::invalid(
+                        "invalid_value",
+                        "answer",
+                        "accept or decline",
+                    ));
+                }
+            };
+            let request = AppointmentAnswerRequest {
+                answer,
+                starts_at: None,
+                place: None,
+                note: Some(form.note.trim().to_owned()).filter(|n| !n.is_empty()),
+            };
+            let staff = principal.account_id;
             appointments::answer_and_tell(conn, family, &appointment, request, staff, Utc::now())
-        })
-        .await;
-    match answered {
-        Ok(_) => Ok(see_other(&format!(
-            "/admin/families/{family}?done=appointment_answered"
-        ))),
-        Err(error @ (ApiError::Invalid { .. } | ApiError::Conflict { .. })) => {
-            show_family(&req, &state, &user, family, Some((&error, "answer"))).await
-        }
-        Err(error) => Err(WebError::api(error, language)),
-    }
+        },
+        &format!("/admin/families/{family}?done=appointment_answered"),
+        |error| async move { show_family(req, state, user, family, Some((&error, "answer"))).await },
+    )
+    .await
 }
 
 #[derive(Template)]

@@ -18,9 +18,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::living_labs::{self as labs_domain, api as labs_api};
 use crate::state::AppState;
 use crate::web::session::WebUser;
-use crate::web::{
-    InLanguage, Page, Reading, WebError, WebResult, render, require_any, see_other, show,
-};
+use crate::web::{InLanguage, Page, Reading, WebResult, act, render, require_any, show};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(list)
@@ -220,18 +218,7 @@ async fn detail(
     user: WebUser,
     path: web::Path<Uuid>,
 ) -> WebResult {
-    let id = path.into_inner();
-    show(
-        &req,
-        &state,
-        &user,
-        "labs.session",
-        Reading::Plain,
-        None,
-        move |conn, principal| load(conn, principal, id),
-        detail_of,
-    )
-    .await
+    show_lab(&req, &state, &user, path.into_inner(), None).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -308,38 +295,23 @@ async fn invite(
     form: web::Form<InviteForm>,
 ) -> WebResult {
     user.check_csrf(&req, &form.csrf)?;
-    let language = user.language;
     let id = path.into_inner();
-    let principal = user.principal.clone();
-    let outcome = match form.invitations() {
-        Ok(who) => {
-            state
-                .write(move |conn| labs_api::invite_in(conn, &principal, id, &who))
-                .await
-        }
-        Err(error) => Err(error),
-    };
-    match outcome {
-        Ok(_) => Ok(see_other(&format!("/admin/living-labs/{id}?done=invited"))),
-        Err(error @ (ApiError::Invalid { .. } | ApiError::Conflict { .. })) => {
+    let who = form.invitations();
+    let (req, state, user) = (&req, &*state, &user);
+    act(
+        state,
+        user,
+        move |conn, principal| labs_api::invite_in(conn, principal, id, &who?),
+        &format!("/admin/living-labs/{id}?done=invited"),
+        |error| async move {
             let field = match &error {
                 ApiError::Invalid { field: Some(f), .. } if f.starts_with("guest") => "guest_email",
                 _ => "caseload_of",
             };
-            show(
-                &req,
-                &state,
-                &user,
-                "labs.session",
-                Reading::Plain,
-                Some((&error, field)),
-                move |conn, principal| load(conn, principal, id),
-                detail_of,
-            )
-            .await
-        }
-        Err(error) => Err(WebError::api(error, language)),
-    }
+            show_lab(req, state, user, id, Some((&error, field))).await
+        },
+    )
+    .await
 }
 
 /// Runs a facilitator's change of a session and shows it again: with a notice when it went
@@ -353,24 +325,35 @@ async fn change_lab<T: Send + 'static>(
     field: &str,
     change: impl FnOnce(&mut DbConn, &Principal) -> ApiResult<T> + Send + 'static,
 ) -> WebResult {
-    let principal = user.principal.clone();
-    match state.write(move |conn| change(conn, &principal)).await {
-        Ok(_) => Ok(see_other(&format!("/admin/living-labs/{id}?done={done}"))),
-        Err(error @ (ApiError::Invalid { .. } | ApiError::Conflict { .. })) => {
-            show(
-                req,
-                state,
-                user,
-                "labs.session",
-                Reading::Plain,
-                Some((&error, field)),
-                move |conn, principal| load(conn, principal, id),
-                detail_of,
-            )
-            .await
-        }
-        Err(error) => Err(WebError::api(error, user.language)),
-    }
+    act(
+        state,
+        user,
+        change,
+        &format!("/admin/living-labs/{id}?done={done}"),
+        |error| async move { show_lab(req, state, user, id, Some((&error, field))).await },
+    )
+    .await
+}
+
+/// A session's page, with a refused form's problem when there is one.
+async fn show_lab(
+    req: &HttpRequest,
+    state: &AppState,
+    user: &WebUser,
+    id: Uuid,
+    problem: Option<(&ApiError, &str)>,
+) -> WebResult {
+    show(
+        req,
+        state,
+        user,
+        "labs.session",
+        Reading::Plain,
+        problem,
+        move |conn, principal| load(conn, principal, id),
+        detail_of,
+    )
+    .await
 }
 
 /// Who came: each invitation ticked attended, the others not (through `attendance_in`).

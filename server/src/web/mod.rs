@@ -500,6 +500,29 @@ where
     render_status(&build(page, loaded), user.language, status)
 }
 
+/// Runs a form's change in one transaction with the signed-in person's rights (the API's
+/// function for it inside `change`, after the form's own checks). Done: on to `done` (POST,
+/// redirect, GET). Refused for a reason the person can mend (`400`, `409`): `again` shows the
+/// form's page with the problem. Anything else: an error page.
+pub async fn act<T, Again>(
+    state: &AppState,
+    user: &WebUser,
+    change: impl FnOnce(&mut DbConn, &Principal) -> ApiResult<T> + Send + 'static,
+    done: &str,
+    again: impl FnOnce(ApiError) -> Again,
+) -> WebResult
+where
+    T: Send + 'static,
+    Again: std::future::Future<Output = WebResult>,
+{
+    let principal = user.principal.clone();
+    match state.write(move |conn| change(conn, &principal)).await {
+        Ok(_) => Ok(see_other(done)),
+        Err(error @ (ApiError::Invalid { .. } | ApiError::Conflict { .. })) => again(error).await,
+        Err(error) => Err(WebError::api(error, user.language)),
+    }
+}
+
 /// After a form: see the page again (POST, redirect, GET), with a notice.
 pub fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()

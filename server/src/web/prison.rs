@@ -23,7 +23,7 @@ use crate::prisons;
 use crate::state::AppState;
 use crate::visits::{access, api as visits_api, prison_api, rules, visitors};
 use crate::web::session::WebUser;
-use crate::web::{CsrfForm, InLanguage, Page, Reading, WebError, WebResult, see_other, show};
+use crate::web::{CsrfForm, InLanguage, Page, Reading, WebError, WebResult, act, see_other, show};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(prison_page)
@@ -219,14 +219,14 @@ async fn change_prison<T: Send + 'static>(
     field: &str,
     change: impl FnOnce(&mut DbConn, &Principal) -> ApiResult<T> + Send + 'static,
 ) -> WebResult {
-    let principal = user.principal.clone();
-    match state.write(move |conn| change(conn, &principal)).await {
-        Ok(_) => Ok(see_other(&format!("/admin/prisons/{id}?done=saved"))),
-        Err(error @ (ApiError::Invalid { .. } | ApiError::Conflict { .. })) => {
-            show_prison(req, state, user, id, Some((&error, field))).await
-        }
-        Err(error) => Err(WebError::api(error, user.language)),
-    }
+    act(
+        state,
+        user,
+        change,
+        &format!("/admin/prisons/{id}?done=saved"),
+        |error| async move { show_prison(req, state, user, id, Some((&error, field))).await },
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]

@@ -13,7 +13,7 @@ use crate::error::ApiError;
 use crate::privacy::{self, api as privacy_api, export};
 use crate::state::AppState;
 use crate::web::session::WebUser;
-use crate::web::{InLanguage, Page, Reading, WebError, WebResult, see_other, show};
+use crate::web::{InLanguage, Page, Reading, WebError, WebResult, act, see_other, show};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(requests)
@@ -151,25 +151,34 @@ async fn refuse(
     user.check_csrf(&req, &form.csrf)?;
     let id = path.into_inner();
     let note = form.into_inner().note;
-    let principal = user.principal.clone();
-    match state
-        .write(move |conn| privacy::refuse(conn, &principal, id, &note))
-        .await
-    {
-        Ok(()) => Ok(see_other("/admin/privacy?done=refused")),
-        // The reason's field is the one of this request's line.
-        Err(ApiError::Invalid { code, message, .. }) => {
-            let error = ApiError::Invalid {
-                code,
-                field: Some(format!("note-{id}").into()),
-                message,
-            };
-            show_requests(&req, &state, &user, Some((&error, ""))).await
-        }
-        Err(error @ ApiError::Conflict { .. }) => {
-            show_requests(&req, &state, &user, Some((&error, &format!("note-{id}")))).await
-        }
-        Err(error) => Err(WebError::api(error, user.language)),
+    let (req, state, user) = (&req, &*state, &user);
+    act(
+        state,
+        user,
+        move |conn, principal| privacy::refuse(conn, principal, id, &note),
+        "/admin/privacy?done=refused",
+        |error| async move {
+            show_requests(req, state, user, Some((&at_line(error, "note", id), ""))).await
+        },
+    )
+    .await
+}
+
+/// A problem with a field of one request's line: each line has its own fields.
+fn at_line(error: ApiError, field: &str, id: Uuid) -> ApiError {
+    let field = Some(format!("{field}-{id}").into());
+    match error {
+        ApiError::Invalid { code, message, .. } => ApiError::Invalid {
+            code,
+            field,
+            message,
+        },
+        ApiError::Conflict { code, message } => ApiError::Invalid {
+            code,
+            field,
+            message,
+        },
+        other => other,
     }
 }
 
@@ -193,26 +202,27 @@ async fn erase(
 ) -> WebResult {
     user.check_csrf(&req, &form.csrf)?;
     let id = path.into_inner();
-    let field = format!("confirm-{id}");
-    if form.confirm.is_none() {
-        let error = ApiError::invalid(
-            "erasure_not_confirmed",
-            field.clone(),
-            "tick the box to confirm the erasure",
-        );
-        return show_requests(&req, &state, &user, Some((&error, &field))).await;
-    }
-    let principal = user.principal.clone();
-    match state
-        .write(move |conn| privacy::erase::erase(conn, &principal, id))
-        .await
-    {
-        Ok(()) => Ok(see_other("/admin/privacy?done=erased")),
-        Err(error @ ApiError::Conflict { .. }) => {
-            show_requests(&req, &state, &user, Some((&error, &field))).await
-        }
-        Err(error) => Err(WebError::api(error, user.language)),
-    }
+    let confirmed = form.confirm.is_some();
+    let (req, state, user) = (&req, &*state, &user);
+    act(
+        state,
+        user,
+        move |conn, principal| {
+            if !confirmed {
+                return Err(ApiError::invalid(
+                    "erasure_not_confirmed",
+                    "confirm",
+                    "tick the box to confirm the erasure",
+                ));
+            }
+            privacy::erase::erase(conn, principal, id)
+        },
+        "/admin/privacy?done=erased",
+        |error| async move {
+            show_requests(req, state, user, Some((&at_line(error, "confirm", id), ""))).await
+        },
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]

@@ -19,9 +19,7 @@ use crate::visits::api::{self as visits_api, RequestFilter};
 use crate::visits::names::{self, RequestNames};
 use crate::visits::{access, dayview, prison_api};
 use crate::web::session::WebUser;
-use crate::web::{
-    InLanguage, Page, Reading, WebError, WebResult, render, require_any, see_other, show,
-};
+use crate::web::{InLanguage, Page, Reading, WebError, WebResult, act, render, require_any, show};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(queue)
@@ -292,14 +290,24 @@ async fn request_page(
     user: WebUser,
     path: web::Path<Uuid>,
 ) -> WebResult {
-    let id = path.into_inner();
+    show_request(&req, &state, &user, path.into_inner(), None).await
+}
+
+/// A request's page, with a refused decision's problem when there is one.
+async fn show_request(
+    req: &HttpRequest,
+    state: &AppState,
+    user: &WebUser,
+    id: Uuid,
+    problem: Option<(&ApiError, &str)>,
+) -> WebResult {
     show(
-        &req,
-        &state,
-        &user,
+        req,
+        state,
+        user,
         "request.title",
         Reading::Plain,
-        None,
+        problem,
         move |conn, principal| load_request(conn, principal, id),
         request_page_of,
     )
@@ -378,47 +386,22 @@ async fn decide(
     form: web::Form<DecisionForm>,
 ) -> WebResult {
     user.check_csrf(&req, &form.csrf)?;
-    let language = user.language;
     let id = path.into_inner();
-    let form = form.into_inner();
-    let principal = user.principal.clone();
-    let decision = form.decision();
-    let outcome = match decision {
-        Ok(decision) => {
-            let kind = match decision {
-                Decision::Confirm { .. } => "confirmed",
-                Decision::Decline { .. } => "declined",
-                Decision::Propose { .. } => "proposed",
-            };
-            state
-                .write(move |conn| visits_api::decide_in(conn, &principal, id, &decision))
-                .await
-                .map(|_| kind)
-        }
-        Err(error) => Err(error),
+    let (done, field) = match form.action.as_str() {
+        "decline" => ("declined", "reason"),
+        "propose" => ("proposed", "slot"),
+        _ => ("confirmed", "rank"),
     };
-    match outcome {
-        Ok(kind) => Ok(see_other(&format!("/admin/visits?done={kind}"))),
-        Err(error @ (ApiError::Invalid { .. } | ApiError::Conflict { .. })) => {
-            let field = match form.action.as_str() {
-                "decline" => "reason",
-                "propose" => "slot",
-                _ => "rank",
-            };
-            show(
-                &req,
-                &state,
-                &user,
-                "request.title",
-                Reading::Plain,
-                Some((&error, field)),
-                move |conn, principal| load_request(conn, principal, id),
-                request_page_of,
-            )
-            .await
-        }
-        Err(error) => Err(WebError::api(error, language)),
-    }
+    let decision = form.decision();
+    let (req, state, user) = (&req, &*state, &user);
+    act(
+        state,
+        user,
+        move |conn, principal| visits_api::decide_in(conn, principal, id, &decision?),
+        &format!("/admin/visits?done={done}"),
+        |error| async move { show_request(req, state, user, id, Some((&error, field))).await },
+    )
+    .await
 }
 
 #[derive(Template)]
