@@ -39,8 +39,18 @@ pub async fn create(
     principal: Principal,
     body: Json<NewAccount>,
 ) -> ApiResult<HttpResponse> {
+    let account = create_account(&state, principal, body.into_inner()).await?;
+    Ok(HttpResponse::Created().json(account))
+}
+
+/// A new staff account with its roles, by an administrator: the API's and the web admin's one
+/// way to make one (the password is hashed off the async workers).
+pub async fn create_account(
+    state: &AppState,
+    principal: Principal,
+    body: NewAccount,
+) -> ApiResult<Account> {
     principal.require_admin()?;
-    let body = body.into_inner();
     let email = EmailAddress::parse(&body.email, "email")?;
     let display_name = accounts::display_name(&body.display_name, "display_name")?;
     password::check_policy(&body.password)?;
@@ -48,7 +58,7 @@ pub async fn create(
         .await?
         .map_err(ApiError::internal)?;
     let actor = principal.account_id;
-    let account = state
+    state
         .write(move |conn| {
             let id = accounts::insert_account(
                 conn,
@@ -77,8 +87,7 @@ pub async fn create(
             }
             accounts::load_account(conn, id)
         })
-        .await?;
-    Ok(HttpResponse::Created().json(account))
+        .await
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/accounts/{account_id}", tag = "admin",

@@ -61,28 +61,34 @@ pub async fn create(
     principal: Principal,
     body: Json<NewLivingLab>,
 ) -> ApiResult<HttpResponse> {
+    let new = body.into_inner();
+    let made = state
+        .write(move |conn| create_in(conn, &principal, &new))
+        .await?;
+    Ok(HttpResponse::Created().json(made))
+}
+
+/// Plans a session (or a series), by facilitators and administrators.
+pub fn create_in(
+    conn: &mut crate::db::DbConn,
+    principal: &Principal,
+    new: &NewLivingLab,
+) -> ApiResult<Vec<LivingLab>> {
     if !(principal.is_admin() || principal.has_role(Role::Facilitator)) {
         return Err(ApiError::Forbidden(
             "only facilitators and administrators plan Living Labs".into(),
         ));
     }
-    let new = body.into_inner();
-    let by = principal.account_id;
-    let made = state
-        .write(move |conn| {
-            let today = Utc::now()
-                .with_timezone(&reguide_protocol::time::DEFAULT_TIME_ZONE)
-                .date_naive();
-            let ids = labs::create(conn, by, &new, today)?;
-            ids.iter()
-                .map(|id| {
-                    let row = labs::load(conn, *id)?;
-                    labs::wire(conn, &row)
-                })
-                .collect::<ApiResult<Vec<_>>>()
+    let today = Utc::now()
+        .with_timezone(&reguide_protocol::time::DEFAULT_TIME_ZONE)
+        .date_naive();
+    let ids = labs::create(conn, principal.account_id, new, today)?;
+    ids.iter()
+        .map(|id| {
+            let row = labs::load(conn, *id)?;
+            labs::wire(conn, &row)
         })
-        .await?;
-    Ok(HttpResponse::Created().json(made))
+        .collect()
 }
 
 #[utoipa::path(get, path = "/api/v1/living-labs", tag = "living_labs",

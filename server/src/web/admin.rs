@@ -25,6 +25,7 @@ use crate::web::{
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(account_list)
+        .service(create_account)
         .service(decide_caseload_request)
         .service(account_page)
         .service(grant_role)
@@ -44,26 +45,46 @@ struct AccountsPage {
     accounts: Vec<Account>,
     /// Social workers asking to follow a family: (request, worker, family, service in words).
     asking: Vec<(CaseloadRequest, String, String, String)>,
+    /// For the new account form.
+    roles: Vec<(&'static str, String)>,
+    prisons: Vec<Prison>,
+    languages: Vec<(&'static str, &'static str)>,
 }
 
 /// Accounts, and the caseload requests waiting for a decision.
 #[get("/accounts")]
 async fn account_list(req: HttpRequest, state: web::Data<AppState>, user: WebUser) -> WebResult {
+    show_accounts(&req, &state, &user, None).await
+}
+
+async fn show_accounts(
+    req: &HttpRequest,
+    state: &AppState,
+    user: &WebUser,
+    problem: Option<(&ApiError, &str)>,
+) -> WebResult {
     show(
-        &req,
-        &state,
-        &user,
+        req,
+        state,
+        user,
         "accounts.title",
         Reading::Plain,
-        None,
+        problem,
         |conn, principal| {
             principal.require_admin()?;
             let asking =
                 requests_api::list_in(conn, principal, Some(CaseloadRequestStatus::Pending))?;
             let families = crate::families::visible_families(conn, principal)?;
-            Ok((accounts::list_accounts(conn)?, asking, families))
+            let prisons = prisons::list_prisons(conn)?;
+            Ok((accounts::list_accounts(conn)?, asking, families, prisons))
         },
-        |page, (accounts, asking, families)| AccountsPage {
+        |page, (accounts, asking, families, prisons)| AccountsPage {
+            roles: staff_roles(&page),
+            prisons,
+            languages: crate::web::i18n::OFFERED
+                .iter()
+                .map(|l| (l.code(), crate::web::i18n::endonym(*l)))
+                .collect(),
             asking: asking
                 .into_iter()
                 .map(|r| {
@@ -86,6 +107,70 @@ async fn account_list(req: HttpRequest, state: web::Data<AppState>, user: WebUse
         },
     )
     .await
+}
+
+/// The staff roles, in words, for the forms that grant one.
+fn staff_roles(page: &Page) -> Vec<(&'static str, String)> {
+    crate::web::session::STAFF_ROLES
+        .iter()
+        .map(|r| (r.as_str(), page.tv("role", r.as_str())))
+        .collect()
+}
+
+#[derive(Debug, Deserialize)]
+struct NewAccountForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    language: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    prison: String,
+}
+
+/// A new staff account through the API's `create_account` (the person changes the password
+/// given here when they first sign in).
+#[post("/accounts")]
+async fn create_account(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: WebUser,
+    form: web::Form<NewAccountForm>,
+) -> WebResult {
+    user.check_csrf(&req, &form.csrf)?;
+    let form = form.into_inner();
+    let role = match Role::parse(&form.role).filter(|r| *r != Role::FamilyMember) {
+        Some(role) => role,
+        None => {
+            let error = ApiError::invalid("invalid_value", "role", "choose a role");
+            return show_accounts(&req, &state, &user, Some((&error, "role"))).await;
+        }
+    };
+    let prison_id = form.prison.parse::<Uuid>().ok().map(PrisonId);
+    let body = reguide_protocol::api::NewAccount {
+        email: form.email,
+        display_name: form.display_name,
+        password: form.password,
+        preferred_language: reguide_protocol::Language::from_code(&form.language),
+        roles: vec![NewRoleGrant { role, prison_id }],
+    };
+    match accounts_api::create_account(&state, user.principal.clone(), body).await {
+        Ok(account) => Ok(see_other(&format!(
+            "/admin/accounts/{}?done=saved",
+            account.id
+        ))),
+        Err(error @ (ApiError::Invalid { .. } | ApiError::Conflict { .. })) => {
+            show_accounts(&req, &state, &user, Some((&error, "email"))).await
+        }
+        Err(error) => Err(WebError::api(error, user.language)),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -175,15 +260,7 @@ async fn show_account(
                     (g.id, page.tv("role", g.role.as_str()), prison)
                 })
                 .collect(),
-            roles: [
-                Role::Admin,
-                Role::Coordinator,
-                Role::SocialWorker,
-                Role::Facilitator,
-            ]
-            .iter()
-            .map(|r| (r.as_str(), page.tv("role", r.as_str())))
-            .collect(),
+            roles: staff_roles(&page),
             page,
             account,
             prisons,

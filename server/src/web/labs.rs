@@ -5,7 +5,7 @@
 use actix_web::{HttpRequest, get, post, web};
 use askama::Template;
 use reguide_protocol::living_labs::{
-    Guest, LabOverview, LabSummary, LivingLab, NewInvitations, ParticipantRole, Place,
+    Guest, LabOverview, LabSummary, LivingLab, NewInvitations, NewLivingLab, ParticipantRole, Place,
 };
 use reguide_protocol::{AccountId, Language, Role};
 use serde::Deserialize;
@@ -18,10 +18,11 @@ use crate::error::{ApiError, ApiResult};
 use crate::living_labs::{self as labs_domain, api as labs_api};
 use crate::state::AppState;
 use crate::web::session::WebUser;
-use crate::web::{InLanguage, Page, Reading, WebResult, act, render, require_any, show};
+use crate::web::{Page, Reading, WebResult, act, require_any, show};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(list)
+        .service(plan)
         .service(detail)
         .service(invite)
         .service(record_attendance)
@@ -53,32 +54,125 @@ struct ListPage {
 /// The sessions the signed-in person runs (all of them for administrators), soonest first.
 #[get("/living-labs")]
 async fn list(req: HttpRequest, state: web::Data<AppState>, user: WebUser) -> WebResult {
-    require_any(&user, &[Role::Facilitator])?;
-    let language = user.language;
-    let principal = user.principal.clone();
-    let labs = state
-        .db(move |conn| {
-            let visible = labs_domain::visible(conn, &principal)?;
+    show_labs(&req, &state, &user, None).await
+}
+
+/// The sessions, with a refused new session's problem when there is one.
+async fn show_labs(
+    req: &HttpRequest,
+    state: &AppState,
+    user: &WebUser,
+    problem: Option<(&ApiError, &str)>,
+) -> WebResult {
+    require_any(user, &[Role::Facilitator])?;
+    show(
+        req,
+        state,
+        user,
+        "labs.title",
+        Reading::Plain,
+        problem,
+        |conn, principal| {
+            let visible = labs_domain::visible(conn, principal)?;
             let mut run = Vec::new();
             for lab in visible {
                 let row = labs_domain::load(conn, lab.id)?;
-                if labs_domain::runs(conn, &principal, &row)? {
+                if labs_domain::runs(conn, principal, &row)? {
                     run.push(lab);
                 }
             }
             Ok(run)
+        },
+        |page, labs| ListPage {
+            labs: labs
+                .into_iter()
+                .map(|lab| Line {
+                    when: when(&page, &lab),
+                    lab,
+                })
+                .collect(),
+            page,
+        },
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+struct PlanForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    theme: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    date: String,
+    #[serde(default)]
+    starts_at: String,
+    #[serde(default)]
+    ends_at: String,
+    #[serde(default)]
+    place: String,
+    #[serde(default)]
+    capacity: String,
+}
+
+impl PlanForm {
+    fn session(&self) -> ApiResult<NewLivingLab> {
+        let invalid = |field: &'static str, message: &'static str| {
+            ApiError::invalid("invalid_value", field, message)
+        };
+        Ok(NewLivingLab {
+            title: self.title.clone(),
+            theme: self.theme.clone(),
+            description: self.description.clone(),
+            date: self
+                .date
+                .trim()
+                .parse()
+                .map_err(|_| invalid("date", "enter a date"))?,
+            starts_at: chrono::NaiveTime::parse_from_str(self.starts_at.trim(), "%H:%M")
+                .map_err(|_| invalid("starts_at", "enter a time as HH:MM"))?,
+            ends_at: chrono::NaiveTime::parse_from_str(self.ends_at.trim(), "%H:%M")
+                .map_err(|_| invalid("ends_at", "enter a time as HH:MM"))?,
+            time_zone: None,
+            place: self.place.clone(),
+            online_link: None,
+            capacity: self
+                .capacity
+                .trim()
+                .parse()
+                .map_err(|_| invalid("capacity", "enter a whole number"))?,
+            languages: Vec::new(),
+            accessibility: String::new(),
+            agenda: Vec::new(),
+            facilitators: Vec::new(),
+            repeat: None,
         })
-        .await
-        .lang(language)?;
-    let page = Page::new(&user, &req, "labs.title");
-    let labs = labs
-        .into_iter()
-        .map(|lab| Line {
-            when: when(&page, &lab),
-            lab,
-        })
-        .collect();
-    render(&ListPage { page, labs }, language)
+    }
+}
+
+/// Plans a session through the API's `create_in`; its page is in the list.
+#[post("/living-labs")]
+async fn plan(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: WebUser,
+    form: web::Form<PlanForm>,
+) -> WebResult {
+    user.check_csrf(&req, &form.csrf)?;
+    let session = form.session();
+    let (req, state, user) = (&req, &*state, &user);
+    act(
+        state,
+        user,
+        move |conn, principal| labs_api::create_in(conn, principal, &session?),
+        "/admin/living-labs?done=planned",
+        |error| async move { show_labs(req, state, user, Some((&error, "title"))).await },
+    )
+    .await
 }
 
 #[derive(Debug)]

@@ -432,6 +432,7 @@ pub(crate) const DONE_NOTICES: &[&str] = &[
     "refused",
     "privacy_asked",
     "erased",
+    "planned",
 ];
 
 /// Renders a page.

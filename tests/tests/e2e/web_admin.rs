@@ -501,6 +501,18 @@ both_backends! {
         assert!(refused.text().await.expect("page").contains("class=\"error-summary\""), "refused in words");
         assert_eq!(app.web_get("/admin/audit", Some(&session)).await.status(), 200, "still an administrator");
 
+        // A new staff account: a weak password is refused at its field; then it is made and signs in.
+        let weak = app.web_post("/admin/accounts", Some(&session), &[], &[("csrf", &csrf), ("display_name", "Jan Peeters"), ("email", "jan@example.org"), ("language", "nl"), ("password", "short"), ("role", "coordinator"), ("prison", &prison)]).await;
+        assert_eq!(weak.status(), StatusCode::BAD_REQUEST);
+        assert!(weak.text().await.expect("page").contains("href=\"#password\""));
+        let made = app.web_post("/admin/accounts", Some(&session), &[], &[("csrf", &csrf), ("display_name", "Jan Peeters"), ("email", "jan@example.org"), ("language", "nl"), ("password", "a long first password"), ("role", "coordinator"), ("prison", &prison)]).await;
+        assert_eq!(made.status(), StatusCode::SEE_OTHER);
+        assert!(location(&made).starts_with("/admin/accounts/"));
+        let jan = app.web_sign_in_raw("jan@example.org", "a long first password").await;
+        assert_eq!(jan.status(), StatusCode::SEE_OTHER, "the new coordinator signs in");
+        let again = app.web_post("/admin/accounts", Some(&session), &[], &[("csrf", &csrf), ("display_name", "Jan Peeters"), ("email", "jan@example.org"), ("language", "nl"), ("password", "a long first password"), ("role", "coordinator"), ("prison", &prison)]).await;
+        assert_eq!(again.status(), StatusCode::BAD_REQUEST, "the address is taken: said in words");
+
         // A caseload is a social worker's scope: family C joins Hanne's, then leaves it.
         let worker = format!("/admin/accounts/{}", demo.account(DemoUser::SocialWorker));
         let family_c = demo.family_c.to_string();
@@ -553,6 +565,23 @@ both_backends! {
         let labs: Vec<serde_json::Value> = reguide_tests::expect_json(app.get("/api/v1/living-labs", Some(&facilitator)).await, 200).await;
         let lab = labs[0]["id"].as_str().expect("the demo session").to_owned();
         let session = app.web_sign_in(DemoUser::Facilitator).await;
+        // Planning a session: a date that is not one is shown at its field; then it is listed.
+        let token = csrf_of(&app, "/admin/living-labs", &session).await;
+        let plan = |date: String| [("csrf", token.clone()), ("title", "Living Lab: the first visit".to_owned()), ("date", date), ("starts_at", "14:00".to_owned()), ("ends_at", "16:00".to_owned()), ("place", "Maison de justice".to_owned()), ("capacity", "10".to_owned())];
+        let send = |form: [(&'static str, String); 7]| {
+            let app = &app;
+            let session = session.clone();
+            async move {
+                let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                app.web_post("/admin/living-labs", Some(&session), &[], &form).await
+            }
+        };
+        let bad = send(plan("soon".to_owned())).await;
+        assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+        assert!(bad.text().await.expect("page").contains("href=\"#date\""));
+        let later = (chrono::Utc::now().date_naive() + chrono::Duration::days(20)).to_string();
+        assert_eq!(send(plan(later)).await.status(), StatusCode::SEE_OTHER);
+        assert!(app.web_page("/admin/living-labs", &session).await.contains("Living Lab: the first visit"));
         let page = format!("/admin/living-labs/{lab}");
         let before = app.web_page(&page, &session).await;
         assert!(!before.contains("/attendance\""), "no attendance before the session");

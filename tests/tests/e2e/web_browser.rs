@@ -154,23 +154,25 @@ both_backends! {
         if !browser_available() {
             return;
         }
-        // A new session, which nobody is invited to yet.
-        let facilitator = app.login_as(DemoUser::Facilitator).await;
-        let lab: serde_json::Value = reguide_tests::expect_json(app.post_json("/api/v1/living-labs", Some(&facilitator), &serde_json::json!({
-            "title": "Living Lab: hearing of a transfer",
-            "date": Utc::now().date_naive() + chrono::Duration::days(10),
-            "starts_at": "14:00", "ends_at": "16:30",
-            "place": "Maison de la Justice, Bruxelles",
-            "capacity": 10,
-        })).await, 201).await;
-        let lab_id = lab[0]["id"].as_str().expect("an id").to_owned();
-
+        // The facilitator plans a new session, which nobody is invited to yet.
         let browser = Browser::start(&app, "en").await;
         browser.sign_in(DemoUser::Facilitator).await;
         browser.visit_and_check("/admin/living-labs", "living-labs").await;
-        browser.click(&format!("main table a[href='/admin/living-labs/{lab_id}']")).await;
+        browser.fill("#title", "Living Lab: hearing of a transfer").await;
+        let date = Utc::now().date_naive() + chrono::Duration::days(10);
+        browser.client.execute("document.getElementById('date').value = arguments[0]; return true;", vec![serde_json::json!(date.to_string())]).await.expect("date");
+        browser.fill("#place", "Maison de la Justice, Bruxelles").await;
+        browser.fill("#capacity", "10").await;
+        browser.click("form[action='/admin/living-labs'] button[type=submit]").await;
+        assert_eq!(browser.path().await, "/admin/living-labs?done=planned");
+        let href = browser.client.execute(
+            "return [...document.querySelectorAll('main table a')].find(a => a.textContent.includes('hearing of a transfer')).getAttribute('href');",
+            vec![],
+        ).await.expect("the new session is listed");
+        let lab_path = href.as_str().expect("a link").to_owned();
+        browser.open(&lab_path).await;
         browser.assert_accessible().await;
-        let lab_path = browser.path().await;
+        let lab_id = lab_path.trim_start_matches("/admin/living-labs/").to_owned();
         let before = browser.main_text().await;
         assert!(before.contains("Nobody is invited yet"), "{before}");
 
