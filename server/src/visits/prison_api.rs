@@ -70,21 +70,29 @@ pub async fn update_prison(
     body: Json<PrisonInfo>,
 ) -> ApiResult<HttpResponse> {
     let id = PrisonId(path.into_inner());
-    require_prison_manager(&principal, id)?;
     let info = body.into_inner();
     let detail = state
-        .write(move |conn| {
-            rules::update_info(conn, id, &info)?;
-            audit::record(
-                conn,
-                Some(principal.account_id),
-                "prison_updated",
-                Some(Object::new("prison", &id)),
-            )?;
-            rules::load_detail(conn, id)
-        })
+        .write(move |conn| update_info_in(conn, &principal, id, &info))
         .await?;
     Ok(HttpResponse::Ok().json(detail))
+}
+
+/// A prison's practical information for families, by its coordinators and administrators.
+pub fn update_info_in(
+    conn: &mut DbConn,
+    principal: &Principal,
+    id: PrisonId,
+    info: &PrisonInfo,
+) -> ApiResult<PrisonDetail> {
+    require_prison_manager(principal, id)?;
+    rules::update_info(conn, id, info)?;
+    audit::record(
+        conn,
+        Some(principal.account_id),
+        "prison_updated",
+        Some(Object::new("prison", &id)),
+    )?;
+    rules::load_detail(conn, id)
 }
 
 #[utoipa::path(put, path = "/api/v1/prisons/{prison_id}/rules", tag = "prisons", params(("prison_id" = Uuid, Path)),

@@ -8,10 +8,11 @@ use chrono::{NaiveDate, NaiveTime, Utc};
 use reguide_protocol::api::Prison;
 use reguide_protocol::family_days::{FamilyDay, Registration, RegistrationStatus};
 use reguide_protocol::visits::{
-    ApprovalBasis, ApprovalStatus, BlockedDate, NewBlockedDate, NewSessionTemplate,
-    SessionCapacity, SessionTemplate, VisitRules, VisitType, VisitorDecision,
+    ApprovalBasis, ApprovalStatus, BlockedDate, LocalizedText, NewBlockedDate, NewSessionTemplate,
+    PrisonDetail, PrisonInfo, SessionCapacity, SessionTemplate, VisitRules, VisitType,
+    VisitorDecision,
 };
-use reguide_protocol::{MemberId, PrisonId};
+use reguide_protocol::{Language, MemberId, PrisonId};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -27,6 +28,7 @@ use crate::web::{CsrfForm, InLanguage, Page, Reading, WebError, WebResult, act, 
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(prison_page)
+        .service(set_info)
         .service(set_rules)
         .service(add_session)
         .service(remove_session)
@@ -71,11 +73,23 @@ struct SessionLine {
     places: String,
 }
 
+/// A text families read, in each language: (field, legend, [(language code, name, text)]).
+type TextGroup = (
+    &'static str,
+    String,
+    Vec<(&'static str, &'static str, String)>,
+);
+
 #[derive(Template)]
 #[template(path = "admin/prison.html")]
 struct PrisonPage {
     page: Page,
     prison: Prison,
+    detail: PrisonDetail,
+    /// Each translated text the form edits.
+    texts: Vec<TextGroup>,
+    /// (code, name, offered) of each language families may be received in.
+    languages: Vec<(&'static str, &'static str, bool)>,
     rules: Vec<VisitRules>,
     sessions: Vec<SessionLine>,
     blocked: Vec<(BlockedDate, String, usize)>,
@@ -86,7 +100,7 @@ struct PrisonPage {
 
 struct Loaded {
     prison: Prison,
-    rules: Vec<VisitRules>,
+    detail: PrisonDetail,
     sessions: Vec<SessionTemplate>,
     blocked: Vec<BlockedDate>,
 }
@@ -95,7 +109,7 @@ fn load(conn: &mut DbConn, principal: &Principal, id: PrisonId) -> ApiResult<Loa
     access::require_prison_manager(principal, id)?;
     Ok(Loaded {
         prison: prisons::load_prison(conn, id)?,
-        rules: rules::load_detail(conn, id)?.rules,
+        detail: rules::load_detail(conn, id)?,
         sessions: prison_api::templates_of(conn, id)?,
         blocked: prison_api::blocked_of(conn, principal, id)?,
     })
@@ -108,10 +122,53 @@ fn weekday_name(page: &Page, weekday: u8) -> String {
 fn prison_page_of(page: Page, loaded: Loaded) -> PrisonPage {
     let Loaded {
         prison,
-        rules,
+        detail,
         sessions,
         blocked,
     } = loaded;
+    let rules = detail.rules.clone();
+    let texts = [
+        (
+            "arrival_advice",
+            "prison.arrival_advice",
+            &detail.arrival_advice,
+        ),
+        (
+            "what_to_bring",
+            "prison.what_to_bring",
+            &detail.what_to_bring,
+        ),
+        (
+            "accessibility",
+            "prison.accessibility",
+            &detail.accessibility,
+        ),
+    ]
+    .into_iter()
+    .map(|(field, legend, text)| {
+        let by_language = crate::web::i18n::OFFERED
+            .iter()
+            .map(|l| {
+                (
+                    l.code(),
+                    crate::web::i18n::endonym(*l),
+                    text.get(l).cloned().unwrap_or_default(),
+                )
+            })
+            .collect();
+        (field, page.t(legend).to_owned(), by_language)
+    })
+    .collect();
+    let languages = crate::web::i18n::OFFERED
+        .iter()
+        .map(|l| {
+            (
+                l.code(),
+                crate::web::i18n::endonym(*l),
+                detail.languages.contains(l),
+            )
+        })
+        .collect();
     let sessions_text: Vec<SessionLine> = sessions
         .iter()
         .map(|s| SessionLine {
@@ -170,6 +227,9 @@ fn prison_page_of(page: Page, loaded: Loaded) -> PrisonPage {
     PrisonPage {
         page,
         prison,
+        detail,
+        texts,
+        languages,
         rules,
         sessions: sessions_text,
         blocked,
@@ -226,6 +286,56 @@ async fn change_prison<T: Send + 'static>(
         &format!("/admin/prisons/{id}?done=saved"),
         |error| async move { show_prison(req, state, user, id, Some((&error, field))).await },
     )
+    .await
+}
+
+/// Saves the prison's practical information through the API's `update_info_in`. The form's
+/// fields come as pairs (several languages, a text per language), read in order.
+#[post("/prisons/{id}/info")]
+async fn set_info(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: WebUser,
+    path: web::Path<Uuid>,
+    form: web::Form<Vec<(String, String)>>,
+) -> WebResult {
+    let fields = form.into_inner();
+    let get = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    user.check_csrf(&req, &get("csrf"))?;
+    let id = PrisonId(path.into_inner());
+    let text = |field: &str| {
+        crate::web::i18n::OFFERED
+            .iter()
+            .filter_map(|l| {
+                let value = get(&format!("{field}_{}", l.code()));
+                (!value.trim().is_empty()).then(|| (*l, value.trim().to_owned()))
+            })
+            .collect::<LocalizedText>()
+    };
+    let info = PrisonInfo {
+        name: get("name"),
+        city: get("city"),
+        address: get("address"),
+        languages: fields
+            .iter()
+            .filter(|(k, _)| k == "languages")
+            .filter_map(|(_, v)| Language::from_code(v))
+            .collect(),
+        contact_phone: Some(get("contact_phone")),
+        contact_email: Some(get("contact_email")),
+        arrival_advice: text("arrival_advice"),
+        what_to_bring: text("what_to_bring"),
+        accessibility: text("accessibility"),
+    };
+    change_prison(&req, &state, &user, id, "name", move |conn, principal| {
+        prison_api::update_info_in(conn, principal, id, &info)
+    })
     .await
 }
 

@@ -406,12 +406,30 @@ both_backends! {
         let templates: Vec<serde_json::Value> = reguide_tests::expect_json(app.get(&format!("/api/v1/prisons/{haren}/session-templates"), Some(&coordinator)).await, 200).await;
         assert!(!templates.iter().any(|t| t["room"] == room.as_str()));
 
+        // The practical information families read, per language; a missing name is refused.
+        let info = |name: &'static str| vec![
+            ("csrf", csrf.clone()), ("name", name.to_owned()), ("city", "Haren".into()), ("address", "Rue de la Prison 1, 1130 Haren".into()),
+            ("languages", "fr".into()), ("languages", "nl".into()), ("contact_phone", "02 000 00 00".into()), ("contact_email", "visits@haren.example".into()),
+            ("arrival_advice_nl", "Kom 30 minuten vooraf.".into()), ("arrival_advice_fr", "Venez 30 minutes avant.".into()), ("arrival_advice_en", String::new()),
+            ("what_to_bring_nl", "Uw identiteitskaart.".into()), ("accessibility_fr", "Accès de plain-pied.".into()),
+        ];
+        let no_name = send(format!("{page}/info"), info(" ")).await;
+        assert_eq!(no_name.status(), StatusCode::BAD_REQUEST);
+        assert!(no_name.text().await.expect("page").contains("href=\"#name\""));
+        assert_eq!(send(format!("{page}/info"), info("Prison de Haren")).await.status(), StatusCode::SEE_OTHER);
+        let detail: serde_json::Value = reguide_tests::expect_json(app.get(&format!("/api/v1/prisons/{haren}"), Some(&coordinator)).await, 200).await;
+        assert_eq!(detail["arrival_advice"]["nl"], "Kom 30 minuten vooraf.");
+        assert!(detail["arrival_advice"].get("en").is_none(), "an empty text is no text");
+        assert_eq!(detail["languages"], serde_json::json!(["fr", "nl"]));
+        assert_eq!(detail["contact_email"], "visits@haren.example");
+
         // Another prison's set-up is not this coordinator's, to see or to change.
         let lantin = format!("/admin/prisons/{}", demo.lantin);
         assert_eq!(app.web_get(&lantin, Some(&session)).await.status(), StatusCode::FORBIDDEN);
         assert_eq!(send(format!("{lantin}/rules"), rules("48")).await.status(), StatusCode::FORBIDDEN);
         let audit_entries = app.execute_sql("UPDATE audit_log SET action = action WHERE action IN ('visit_rules_set', 'session_template_created', 'date_blocked', 'date_unblocked', 'session_template_deleted')");
         assert_eq!(audit_entries, 5, "each change is in the audit log");
+        assert_eq!(app.execute_sql("UPDATE audit_log SET action = action WHERE action = 'prison_updated'"), 1);
     }
 
     async fn coordinators_approve_visitors_and_follow_family_days(app: TestApp) {
