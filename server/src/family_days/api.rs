@@ -225,22 +225,30 @@ pub async fn create_day(
     let prison = PrisonId(path.into_inner());
     let body = body.into_inner();
     let day = state
-        .write(move |conn| {
-            let tz = days::prison_zone(conn, &prison.to_string())?;
-            access::require_manage_day(&principal, prison)?;
-            let input = check_new_day(body)?;
-            check_dates(&input, tz)?;
-            let day = days::insert_day(conn, prison, tz, &input, principal.account_id)?;
-            audit::record(
-                conn,
-                Some(principal.account_id),
-                "family_day_created",
-                Some(Object::new("family_day", &day.row.id)),
-            )?;
-            day.to_wire(0)
-        })
+        .write(move |conn| create_day_in(conn, &principal, prison, body))
         .await?;
     Ok(HttpResponse::Created().json(day))
+}
+
+/// A new family day at a prison, by its coordinators and administrators.
+pub fn create_day_in(
+    conn: &mut DbConn,
+    principal: &Principal,
+    prison: PrisonId,
+    body: NewFamilyDay,
+) -> ApiResult<FamilyDay> {
+    let tz = days::prison_zone(conn, &prison.to_string())?;
+    access::require_manage_day(principal, prison)?;
+    let input = check_new_day(body)?;
+    check_dates(&input, tz)?;
+    let day = days::insert_day(conn, prison, tz, &input, principal.account_id)?;
+    audit::record(
+        conn,
+        Some(principal.account_id),
+        "family_day_created",
+        Some(Object::new("family_day", &day.row.id)),
+    )?;
+    day.to_wire(0)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

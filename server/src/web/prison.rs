@@ -37,6 +37,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(visitor_lists)
         .service(decide_visitor)
         .service(family_days)
+        .service(plan_family_day)
         .service(family_day)
         .service(family_day_csv);
 }
@@ -700,14 +701,24 @@ async fn family_days(
     user: WebUser,
     path: web::Path<Uuid>,
 ) -> WebResult {
-    let id = PrisonId(path.into_inner());
+    show_days(&req, &state, &user, PrisonId(path.into_inner()), None).await
+}
+
+/// A prison's family days, with a refused new day's problem when there is one.
+async fn show_days(
+    req: &HttpRequest,
+    state: &AppState,
+    user: &WebUser,
+    id: PrisonId,
+    problem: Option<(&ApiError, &str)>,
+) -> WebResult {
     show(
-        &req,
-        &state,
-        &user,
+        req,
+        state,
+        user,
         "days.title",
         Reading::Plain,
-        None,
+        problem,
         move |conn, principal| {
             days::access::require_manage_day(principal, id)?;
             let filter = DayFilter {
@@ -737,6 +748,78 @@ async fn family_days(
             page,
             prison,
         },
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+struct DayForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    date: String,
+    #[serde(default)]
+    starts_at: String,
+    #[serde(default)]
+    ends_at: String,
+    #[serde(default)]
+    programme: String,
+    #[serde(default)]
+    families: String,
+    #[serde(default)]
+    people: String,
+    #[serde(default)]
+    deadline: String,
+}
+
+/// A new family day through the API's `create_day_in`; the registration deadline is the
+/// prison's local time.
+#[post("/prisons/{id}/family-days")]
+async fn plan_family_day(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: WebUser,
+    path: web::Path<Uuid>,
+    form: web::Form<DayForm>,
+) -> WebResult {
+    user.check_csrf(&req, &form.csrf)?;
+    let id = PrisonId(path.into_inner());
+    let form = form.into_inner();
+    let (req, state, user) = (&req, &*state, &user);
+    act(
+        state,
+        user,
+        move |conn, principal| {
+            let tz = days::prison_zone(conn, &id.to_string())?;
+            let deadline =
+                chrono::NaiveDateTime::parse_from_str(form.deadline.trim(), "%Y-%m-%dT%H:%M")
+                    .ok()
+                    .and_then(|local| {
+                        use chrono::TimeZone;
+                        tz.from_local_datetime(&local).earliest()
+                    })
+                    .map(|at| at.with_timezone(&Utc))
+                    .ok_or_else(|| {
+                        ApiError::invalid("invalid_date", "deadline", "enter a date and a time")
+                    })?;
+            let body = reguide_protocol::family_days::NewFamilyDay {
+                title: form.title,
+                date: date(&form.date, "date")?,
+                starts_at: time(&form.starts_at, "starts_at")?,
+                ends_at: time(&form.ends_at, "ends_at")?,
+                programme: form.programme,
+                capacity_families: number(&form.families, "families")?,
+                capacity_people: number(&form.people, "people")?,
+                min_child_age: 0,
+                max_child_age: 17,
+                registration_deadline: deadline,
+            };
+            days_api::create_day_in(conn, principal, id, body)
+        },
+        &format!("/admin/prisons/{id}/family-days?done=saved"),
+        |error| async move { show_days(req, state, user, id, Some((&error, "title"))).await },
     )
     .await
 }

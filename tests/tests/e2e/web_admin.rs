@@ -471,6 +471,21 @@ both_backends! {
         assert_eq!(registered.status(), 201);
         let days = app.web_page(&format!("/admin/prisons/{}/family-days", v.demo.haren), &session).await;
         assert!(days.contains("Summer family day") && days.contains("1 / 4"));
+        // A new day planned from the page; a closing time that is not one is shown at its field.
+        let page = format!("/admin/prisons/{}/family-days", v.demo.haren);
+        let token = input_value(&days, "csrf").expect("token");
+        let later = (reguide_tests::visits::today() + chrono::Duration::days(40)).to_string();
+        let closes = format!("{}T12:00", reguide_tests::visits::today() + chrono::Duration::days(35));
+        let plan = |deadline: &str| vec![("csrf", token.clone()), ("title", "Autumn family day".to_owned()), ("date", later.clone()), ("starts_at", "10:00".to_owned()), ("ends_at", "15:00".to_owned()), ("families", "6".to_owned()), ("people", "24".to_owned()), ("deadline", deadline.to_owned()), ("programme", "Games".to_owned())];
+        let bad = plan("tomorrow");
+        let bad: Vec<(&str, &str)> = bad.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let refused = app.web_post(&page, Some(&session), &[], &bad).await;
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+        assert!(refused.text().await.expect("page").contains("href=\"#deadline\""));
+        let good = plan(&closes);
+        let good: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        assert_eq!(app.web_post(&page, Some(&session), &[], &good).await.status(), StatusCode::SEE_OTHER);
+        assert!(app.web_page(&page, &session).await.contains("Autumn family day"));
         let one = app.web_page(&format!("/admin/family-days/{}", day["id"].as_str().expect("id")), &session).await;
         assert!(one.contains(reguide_tests::FAMILY_A_LABEL));
         let csv = app.web_get(&format!("/admin/family-days/{}/registrations.csv", day["id"].as_str().expect("id")), Some(&session)).await;
