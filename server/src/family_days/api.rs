@@ -380,27 +380,30 @@ pub async fn cancel_day(
 ) -> ApiResult<HttpResponse> {
     let id = path.into_inner();
     let day = state
-        .write(move |conn| {
-            let day = days::lock_day(conn, id)?;
-            access::require_manage_day(&principal, day.prison_id)?;
-            if day.row.cancelled {
-                return Err(days::day_cancelled());
-            }
-            if day.started(now()) {
-                return Err(days::day_started());
-            }
-            days::cancel_day(conn, &day, principal.account_id)?;
-            audit::record(
-                conn,
-                Some(principal.account_id),
-                "family_day_cancelled",
-                Some(Object::new("family_day", &day.row.id)),
-            )?;
-            let day = days::load_day(conn, id)?;
-            days::day_wire(conn, &day)
-        })
+        .write(move |conn| cancel_day_in(conn, &principal, id))
         .await?;
     Ok(HttpResponse::Ok().json(day))
+}
+
+/// Calls a family day off before it starts, by its organisers; the families are told.
+pub fn cancel_day_in(conn: &mut DbConn, principal: &Principal, id: Uuid) -> ApiResult<FamilyDay> {
+    let day = days::lock_day(conn, id)?;
+    access::require_manage_day(principal, day.prison_id)?;
+    if day.row.cancelled {
+        return Err(days::day_cancelled());
+    }
+    if day.started(now()) {
+        return Err(days::day_started());
+    }
+    days::cancel_day(conn, &day, principal.account_id)?;
+    audit::record(
+        conn,
+        Some(principal.account_id),
+        "family_day_cancelled",
+        Some(Object::new("family_day", &day.row.id)),
+    )?;
+    let day = days::load_day(conn, id)?;
+    days::day_wire(conn, &day)
 }
 
 // ------------------------------------------------------------------ registrations

@@ -407,23 +407,36 @@ pub async fn cancel(
     body: OptionalJson<Cancellation>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
-    change_request(
-        state,
+    let id = path.into_inner();
+    let request = state
+        .write(move |conn| cancel_in(conn, &principal, id, body.reason.as_deref()))
+        .await?;
+    Ok(HttpResponse::Ok().json(request))
+}
+
+/// Cancels a visit for whoever may: the family (reason optional) or staff (reason required).
+pub fn cancel_in(
+    conn: &mut DbConn,
+    principal: &Principal,
+    id: Uuid,
+    reason: Option<&str>,
+) -> ApiResult<VisitRequest> {
+    change_request_in(
+        conn,
         principal,
-        path.into_inner(),
+        id,
         (Audit::StaffOnly, "visit_cancelled"),
-        move |conn, principal, stored, party| {
+        |conn, principal, stored, party| {
             requests::cancel(
                 conn,
                 stored,
                 party,
-                body.reason.as_deref(),
+                reason,
                 principal.account_id,
                 Utc::now(),
             )
         },
     )
-    .await
 }
 
 #[utoipa::path(post, path = "/api/v1/visit-requests/{request_id}/amend", tag = "visits", params(("request_id" = Uuid, Path)),

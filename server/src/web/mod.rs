@@ -433,6 +433,7 @@ pub(crate) const DONE_NOTICES: &[&str] = &[
     "privacy_asked",
     "erased",
     "planned",
+    "cancelled",
 ];
 
 /// Renders a page.

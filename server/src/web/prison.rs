@@ -39,7 +39,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(family_days)
         .service(plan_family_day)
         .service(family_day)
-        .service(family_day_csv);
+        .service(family_day_csv)
+        .service(cancel_family_day);
 }
 
 /// A form's fields as a browser sends them: text, parsed here with a problem per field.
@@ -875,6 +876,25 @@ async fn family_day(
         },
     )
     .await
+}
+
+/// Calls a family day off (the API's `cancel_day_in`); the families registered are told.
+#[post("/family-days/{id}/cancel")]
+async fn cancel_family_day(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: WebUser,
+    path: web::Path<Uuid>,
+    form: web::Form<CsrfForm>,
+) -> WebResult {
+    user.check_csrf(&req, &form.csrf)?;
+    let id = path.into_inner();
+    let principal = user.principal.clone();
+    state
+        .write(move |conn| days_api::cancel_day_in(conn, &principal, id))
+        .await
+        .lang(user.language)?;
+    Ok(see_other(&format!("/admin/family-days/{id}?done=saved")))
 }
 
 /// A family day's registrations as CSV, for the organisers (recorded like the API's).

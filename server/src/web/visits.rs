@@ -25,6 +25,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(queue)
         .service(request_page)
         .service(decide)
+        .service(cancel)
         .service(prison_list)
         .service(week)
         .service(day)
@@ -178,6 +179,8 @@ struct RequestPage {
     reasons: Vec<(&'static str, String)>,
     history: Vec<(String, String)>,
     decidable: bool,
+    /// Still holds or seeks a place: a coordinator may call it off.
+    cancellable: bool,
 }
 
 /// Everything the request page shows, loaded in one go.
@@ -272,6 +275,7 @@ fn request_page_of(page: Page, loaded: Loaded) -> RequestPage {
     RequestPage {
         row: row(&page, &names, &request),
         decidable: request.status == VisitStatus::Pending,
+        cancellable: request.status.is_active(),
         visitors,
         needs,
         choices,
@@ -400,6 +404,50 @@ async fn decide(
         move |conn, principal| visits_api::decide_in(conn, principal, id, &decision?),
         &format!("/admin/visits?done={done}"),
         |error| async move { show_request(req, state, user, id, Some((&error, field))).await },
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+struct CancelForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// A coordinator calls a visit off, with the reason the family reads (the API's `cancel_in`).
+#[post("/visits/{id}/cancel")]
+async fn cancel(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: WebUser,
+    path: web::Path<Uuid>,
+    form: web::Form<CancelForm>,
+) -> WebResult {
+    user.check_csrf(&req, &form.csrf)?;
+    let id = path.into_inner();
+    let reason = form.into_inner().reason;
+    let (req, state, user) = (&req, &*state, &user);
+    act(
+        state,
+        user,
+        move |conn, principal| {
+            let (stored, _) = visits_api::visible_request(conn, principal, id)?;
+            access::require_prison_manager(principal, stored.prison)?;
+            if reason.trim().is_empty() {
+                return Err(ApiError::invalid(
+                    "reason_required",
+                    "cancel_reason",
+                    "say why the visit is cancelled",
+                ));
+            }
+            visits_api::cancel_in(conn, principal, id, Some(reason.trim()))
+        },
+        "/admin/visits?done=cancelled",
+        |error| async move {
+            show_request(req, state, user, id, Some((&error, "cancel_reason"))).await
+        },
     )
     .await
 }

@@ -328,6 +328,18 @@ both_backends! {
         assert!(csv.headers()[header::CONTENT_DISPOSITION].to_str().expect("header").contains(&format!("visits-{date}.csv")));
         assert!(csv.text().await.expect("csv").contains(&request.reference));
 
+        // Called off: a reason is needed, in words for the family.
+        let page = app.web_page(&format!("/admin/visits/{}", request.id), &session).await;
+        let csrf = input_value(&page, "csrf").expect("token");
+        let cancel = format!("/admin/visits/{}/cancel", request.id);
+        let bare = app.web_post(&cancel, Some(&session), &[], &[("csrf", &csrf), ("reason", " ")]).await;
+        assert_eq!(bare.status(), StatusCode::BAD_REQUEST);
+        assert!(bare.text().await.expect("page").contains("href=\"#cancel_reason\""));
+        assert_eq!(status_of(&app, request.id).await, VisitStatus::Confirmed);
+        let called_off = app.web_post(&cancel, Some(&session), &[], &[("csrf", &csrf), ("reason", "The visiting room is closed for works")]).await;
+        assert_eq!(called_off.status(), StatusCode::SEE_OTHER);
+        assert_eq!(status_of(&app, request.id).await, VisitStatus::Cancelled);
+
         // Both readings are in the audit log, which an administrator filters by action.
         let admin = app.web_sign_in(DemoUser::Admin).await;
         let log = app.web_page("/admin/audit?action=day_list_viewed", &admin).await;
@@ -491,6 +503,14 @@ both_backends! {
         let csv = app.web_get(&format!("/admin/family-days/{}/registrations.csv", day["id"].as_str().expect("id")), Some(&session)).await;
         assert_eq!(csv.status(), 200);
         assert!(csv.text().await.expect("csv").contains(reguide_tests::FAMILY_A_LABEL));
+        // Called off from its page: the day is cancelled for everyone.
+        let day_id = day["id"].as_str().expect("id");
+        let token = input_value(&one, "csrf").expect("token");
+        let off = app.web_post(&format!("/admin/family-days/{day_id}/cancel"), Some(&session), &[], &[("csrf", &token)]).await;
+        assert_eq!(off.status(), StatusCode::SEE_OTHER);
+        let after: serde_json::Value = reguide_tests::expect_json(app.get(&format!("/api/v1/family-days/{day_id}"), Some(&admin)).await, 200).await;
+        assert_eq!(after["cancelled"], true);
+
         // Lantin's family days are not this coordinator's.
         assert_eq!(app.web_get(&format!("/admin/prisons/{}/family-days", v.demo.lantin), Some(&session)).await.status(), StatusCode::FORBIDDEN);
     }
