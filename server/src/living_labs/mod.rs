@@ -443,6 +443,32 @@ pub fn visible(conn: &mut DbConn, principal: &Principal) -> ApiResult<Vec<Living
     rows.iter().map(|lab| wire(conn, lab)).collect()
 }
 
+/// The sessions `principal` runs (every session for an administrator), soonest first: those
+/// they created or facilitate, found with two queries.
+pub fn run_by(conn: &mut DbConn, principal: &Principal) -> ApiResult<Vec<LivingLab>> {
+    let mut query = living_labs::table
+        .order((living_labs::date.asc(), living_labs::starts_at.asc()))
+        .select(LabRow::as_select())
+        .into_boxed();
+    if !principal.is_admin() {
+        if !principal.has_role(Role::Facilitator) {
+            return Ok(Vec::new());
+        }
+        let me = principal.account_id.to_string();
+        let facilitated: Vec<String> = facilitators::table
+            .filter(facilitators::account_id.eq(&me))
+            .select(facilitators::living_lab_id)
+            .load(conn)?;
+        query = query.filter(
+            living_labs::id
+                .eq_any(facilitated)
+                .or(living_labs::created_by.eq(me)),
+        );
+    }
+    let rows: Vec<LabRow> = query.load(conn)?;
+    rows.iter().map(|lab| wire(conn, lab)).collect()
+}
+
 fn member_ids(principal: &Principal) -> Vec<String> {
     principal
         .memberships

@@ -131,10 +131,6 @@ pub struct ChangeRecord {
     pub operations: usize,
 }
 
-fn utc(at: NaiveDateTime) -> DateTime<Utc> {
-    to_utc(at)
-}
-
 /// Everything held about `member`.
 pub fn gather(conn: &mut DbConn, member: MemberId) -> ApiResult<MemberExport> {
     type MemberRow = (
@@ -206,7 +202,7 @@ pub fn gather(conn: &mut DbConn, member: MemberId) -> ApiResult<MemberExport> {
             detained,
             status,
             basis,
-            decided_at: decided.map(utc),
+            decided_at: decided.map(to_utc),
         })
         .collect();
     let living_labs = living_lab_invitations::table
@@ -263,7 +259,7 @@ pub fn gather(conn: &mut DbConn, member: MemberId) -> ApiResult<MemberExport> {
         .load::<(NaiveDateTime, String, String, String, String)>(conn)?
         .into_iter()
         .map(|(at, kind, to, subject, state)| EmailRecord {
-            created_at: utc(at),
+            created_at: to_utc(at),
             kind,
             to,
             subject,
@@ -289,7 +285,7 @@ pub fn gather(conn: &mut DbConn, member: MemberId) -> ApiResult<MemberExport> {
         .load::<(NaiveDateTime, String, Option<String>)>(conn)?
         .into_iter()
         .map(|(at, action, actor)| AuditRecord {
-            at: utc(at),
+            at: to_utc(at),
             action,
             by_them: account.is_some() && actor == account,
         })
@@ -306,7 +302,7 @@ pub fn gather(conn: &mut DbConn, member: MemberId) -> ApiResult<MemberExport> {
             email,
             phone,
             birth_date: birth,
-            created_at: utc(created),
+            created_at: to_utc(created),
         },
         account: account_record,
         family: FamilyRecord {
@@ -363,8 +359,8 @@ fn account_record(conn: &mut DbConn, account: &str) -> ApiResult<AccountRecord> 
         .into_iter()
         .map(|(name, created, seen, revoked)| DeviceRecord {
             name,
-            created_at: utc(created),
-            last_seen_at: seen.map(utc),
+            created_at: to_utc(created),
+            last_seen_at: seen.map(to_utc),
             revoked: revoked.is_some(),
         })
         .collect();
@@ -373,7 +369,7 @@ fn account_record(conn: &mut DbConn, account: &str) -> ApiResult<AccountRecord> 
         username,
         display_name,
         preferred_language: language,
-        created_at: utc(created),
+        created_at: to_utc(created),
         roles,
         devices,
     })
@@ -398,26 +394,34 @@ fn visits_of(conn: &mut DbConn, member: &str) -> ApiResult<Vec<VisitRecord>> {
             ))
             .order(visit_requests::created_at.asc())
             .load(conn)?;
-    let mut out = Vec::with_capacity(rows.len());
-    for (request, reference, prison, visit_type, status, created) in rows {
-        let events = visit_events::table
-            .filter(visit_events::request_id.eq(&request))
-            .select((visit_events::at, visit_events::kind))
-            .order(visit_events::seq.asc())
-            .load::<(NaiveDateTime, String)>(conn)?
-            .into_iter()
-            .map(|(at, kind)| (utc(at), kind))
-            .collect();
-        out.push(VisitRecord {
-            reference,
-            prison,
-            visit_type,
-            status,
-            created_at: utc(created),
-            events,
-        });
+    let ids: Vec<&String> = rows.iter().map(|row| &row.0).collect();
+    let mut events: std::collections::HashMap<String, Vec<(DateTime<Utc>, String)>> =
+        std::collections::HashMap::new();
+    for (request, at, kind) in visit_events::table
+        .filter(visit_events::request_id.eq_any(ids))
+        .select((
+            visit_events::request_id,
+            visit_events::at,
+            visit_events::kind,
+        ))
+        .order(visit_events::seq.asc())
+        .load::<(String, NaiveDateTime, String)>(conn)?
+    {
+        events.entry(request).or_default().push((to_utc(at), kind));
     }
-    Ok(out)
+    Ok(rows
+        .into_iter()
+        .map(
+            |(request, reference, prison, visit_type, status, created)| VisitRecord {
+                reference,
+                prison,
+                visit_type,
+                status,
+                created_at: to_utc(created),
+                events: events.remove(&request).unwrap_or_default(),
+            },
+        )
+        .collect())
 }
 
 /// The family document as JSON and its history, changes named by device.

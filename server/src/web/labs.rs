@@ -72,17 +72,7 @@ async fn show_labs(
         "labs.title",
         Reading::Plain,
         problem,
-        |conn, principal| {
-            let visible = labs_domain::visible(conn, principal)?;
-            let mut run = Vec::new();
-            for lab in visible {
-                let row = labs_domain::load(conn, lab.id)?;
-                if labs_domain::runs(conn, principal, &row)? {
-                    run.push(lab);
-                }
-            }
-            Ok(run)
-        },
+        labs_domain::run_by,
         |page, labs| ListPage {
             labs: labs
                 .into_iter()

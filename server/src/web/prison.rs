@@ -92,7 +92,6 @@ struct PrisonPage {
     texts: Vec<TextGroup>,
     /// (code, name, offered) of each language families may be received in.
     languages: Vec<(&'static str, &'static str, bool)>,
-    rules: Vec<VisitRules>,
     sessions: Vec<SessionLine>,
     blocked: Vec<(BlockedDate, String, usize)>,
     visit_types: Vec<(&'static str, String)>,
@@ -128,7 +127,6 @@ fn prison_page_of(page: Page, loaded: Loaded) -> PrisonPage {
         sessions,
         blocked,
     } = loaded;
-    let rules = detail.rules.clone();
     let texts = [
         (
             "arrival_advice",
@@ -232,7 +230,6 @@ fn prison_page_of(page: Page, loaded: Loaded) -> PrisonPage {
         detail,
         texts,
         languages,
-        rules,
         sessions: sessions_text,
         blocked,
         visit_types,

@@ -702,6 +702,7 @@ both_backends! {
         assert_eq!(copy["family"]["label"], reguide_tests::FAMILY_A_LABEL);
         assert_eq!(copy["account"]["email"], DemoUser::FamilyMember.email());
         assert!(copy["visit_requests"].as_array().is_some_and(|v| !v.is_empty()), "her visits");
+        assert!(copy["visit_requests"].as_array().expect("visits").iter().all(|v| v["events"].as_array().is_some_and(|e| !e.is_empty())), "each with what happened to it");
         assert!(copy["family_document"]["steps"].is_object(), "the family document");
         assert!(copy["family_document_history"].as_array().is_some_and(|h| !h.is_empty()), "with its history");
         assert!(copy["audit_log"].as_array().is_some_and(|a| a.iter().any(|e| e["action"] == "login_succeeded" && e["by_them"] == true)));
