@@ -526,6 +526,7 @@ mod tests {
                 created_at: utc(2027, 1, 1, 0, 0),
                 members: Vec::new(),
                 detainees: Vec::new(),
+                closed_at: None,
             },
             prisons: vec![PrisonReference {
                 prison: detail,

@@ -248,6 +248,10 @@ pub struct Family {
     pub created_at: DateTime<Utc>,
     pub members: Vec<Member>,
     pub detainees: Vec<Detainee>,
+    /// When the case was closed; a closed case is deleted after the retention period unless it
+    /// is reopened.
+    #[serde(default)]
+    pub closed_at: Option<DateTime<Utc>>,
 }
 
 /// A short line per family, for lists.

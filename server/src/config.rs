@@ -38,6 +38,67 @@ pub struct Config {
     pub trust_forwarded_for: bool,
     pub auth: AuthConfig,
     pub mail: MailConfig,
+    pub limits: LimitsConfig,
+    pub retention: RetentionConfig,
+}
+
+/// How long personal data is kept (see `retention`); 0 days keeps that kind for good.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// A closed case is deleted this many days after it was closed.
+    pub closed_case_days: u32,
+    /// Visits and family-day registrations are deleted this many days after their day.
+    pub visit_days: u32,
+    /// Sent and undeliverable email is deleted this many days after it was written.
+    pub mail_days: u32,
+    /// How often the sweep runs.
+    pub sweep_minutes: u64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            closed_case_days: 365,
+            visit_days: 730,
+            mail_days: 90,
+            sweep_minutes: 60,
+        }
+    }
+}
+
+/// Requests a client may make (see `limits`): per device or web session, and per address.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    pub device: LimitConfig,
+    pub address: LimitConfig,
+}
+
+/// A token bucket: `burst` requests at once, refilled at `per_minute`. `per_minute = 0`: no
+/// limit.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitConfig {
+    pub per_minute: u32,
+    pub burst: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            // A phone syncs and reads a few times a minute; ten a second, sustained, is a fault.
+            device: LimitConfig {
+                per_minute: 600,
+                burst: 120,
+            },
+            // Many families may come from one address (a visitor centre's network).
+            address: LimitConfig {
+                per_minute: 6_000,
+                burst: 1_200,
+            },
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -113,6 +174,8 @@ impl Default for Config {
             trust_forwarded_for: false,
             auth: AuthConfig::default(),
             mail: MailConfig::default(),
+            limits: LimitsConfig::default(),
+            retention: RetentionConfig::default(),
         }
     }
 }

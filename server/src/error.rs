@@ -60,6 +60,9 @@ pub enum ApiError {
     /// 429: too many failed attempts; try again after `retry_after_secs`.
     #[error("too many failed attempts; try again later")]
     TooManyAttempts { retry_after_secs: u64 },
+    /// 429: this client (device, web session or address) sent more requests than it may.
+    #[error("too many requests; slow down and try again later")]
+    TooManyRequests { retry_after_secs: u64 },
     /// 503: the database cannot be reached.
     #[error("the service is temporarily unavailable")]
     Unavailable(#[source] anyhow::Error),
@@ -135,6 +138,7 @@ impl ApiError {
                 "unsupported_media_type"
             }
             Self::TooManyAttempts { .. } => "too_many_attempts",
+            Self::TooManyRequests { .. } => "too_many_requests",
             Self::Unavailable(_) => "service_unavailable",
             Self::Internal(_) => "internal_error",
         }
@@ -175,7 +179,9 @@ impl ResponseError for ApiError {
             Self::UnsupportedMediaType | Self::UnsupportedMediaTypeOf { .. } => {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
             }
-            Self::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyAttempts { .. } | Self::TooManyRequests { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -184,7 +190,9 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         self.log_cause();
         let mut response = HttpResponse::build(self.status_code()).json(self.body());
-        if let Self::TooManyAttempts { retry_after_secs } = self {
+        if let Self::TooManyAttempts { retry_after_secs }
+        | Self::TooManyRequests { retry_after_secs } = self
+        {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));

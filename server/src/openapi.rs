@@ -28,6 +28,8 @@ use crate::{accounts, audit, auth, families, health, prisons};
         families::api::list,
         families::api::create,
         families::api::get_one,
+        families::api::close_case,
+        families::api::reopen_case,
         families::api::add_member,
         families::api::link_detainee,
         families::api::create_enrolment_code,

@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::{
-    accounts, appointments, audit, auth, db, demo, families, family_days, health, links,
+    accounts, appointments, audit, auth, db, demo, families, family_days, health, limits, links,
     living_labs, mail, openapi, prisons, steps, sync, telemetry, visits,
 };
 
@@ -22,6 +22,7 @@ pub struct Application {
     /// Held only to be dropped with the application.
     _sweeper: Background,
     _mailer: Option<Background>,
+    _retention: Background,
 }
 
 /// A background task of the application (the sweep, the email worker), stopped with it: when
@@ -83,6 +84,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let server = run(listener, state.clone())?;
         let sweeper = Background(tokio::spawn(sweep_forever(state.clone())));
+        let retention = Background(tokio::spawn(crate::retention::run(state.clone())));
         let mailer = state
             .config
             .mail
@@ -94,6 +96,7 @@ impl Application {
             state,
             _sweeper: sweeper,
             _mailer: mailer,
+            _retention: retention,
         })
     }
 
@@ -132,10 +135,12 @@ async fn sweep_forever(state: AppState) {
 
 fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
     let workers = state.config.workers;
+    let limiter = web::Data::new(limits::RequestLimiter::new(&state.config));
     let data = web::Data::new(state);
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
+            .app_data(limiter.clone())
             .app_data(web::PathConfig::default().error_handler(|err, _| {
                 ApiError::bad_request("invalid_id", format!("a path segment is not valid: {err}"))
                     .into()
@@ -147,6 +152,7 @@ fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
                 )
                 .into()
             }))
+            .wrap(from_fn(limits::limit_requests))
             .wrap(
                 DefaultHeaders::new()
                     .add(("X-Content-Type-Options", "nosniff"))
@@ -182,6 +188,8 @@ fn api_v1() -> actix_web::Scope {
         .service(families::api::list)
         .service(families::api::create)
         .service(families::api::get_one)
+        .service(families::api::close_case)
+        .service(families::api::reopen_case)
         .service(families::api::add_member)
         .service(families::api::link_detainee)
         .service(families::api::create_enrolment_code)

@@ -82,6 +82,11 @@ impl TestApp {
         };
         // The throttle's slow-down would only make the suite slower; its counting is still on.
         config.auth.failure_delay_ms = 0;
+        // Every simulated family, phone and browser of a test comes from 127.0.0.1, and many
+        // tests act for many people with one staff token: request limits would limit the test.
+        // The tests of the limits (`floods`) set them.
+        config.limits.address.per_minute = 0;
+        config.limits.device.per_minute = 0;
         // Email is written as files in the data folder unless a test points it at its SMTP
         // server; the worker looks often so that tests wait little.
         config.mail.poll_interval_ms = 50;
@@ -271,6 +276,20 @@ impl TestApp {
         let pool = reguide_server::db::connect(&self.database_url, 1).expect("connect");
         let mut conn = pool.get().expect("a connection");
         conn.write(f).expect("the server's library")
+    }
+
+    /// Runs the server's retention sweep as if it were `days` days from now, as another instance
+    /// of the server would (its own connections, the same configuration).
+    pub async fn sweep_retention_in(&self, days: i64) -> reguide_server::retention::Swept {
+        let pool = reguide_server::db::connect(&self.database_url, 2).expect("connect");
+        let state = reguide_server::state::AppState {
+            pool,
+            config: std::sync::Arc::new(self.config.clone()),
+        };
+        let now = reguide_server::db::now() + chrono::Duration::days(days);
+        reguide_server::retention::sweep(&state, now)
+            .await
+            .expect("the retention sweep")
     }
 
     /// Fails unless the server still answers `/health`: used after hostile input.

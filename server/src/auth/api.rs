@@ -99,7 +99,7 @@ impl Verified {
         config: &crate::config::AuthConfig,
     ) -> ApiResult<reguide_protocol::api::TokenResponse> {
         throttle::check(conn, &self.keys, now())?;
-        throttle::clear(conn, &self.keys[0])?;
+        throttle::settle(conn, &self.keys)?;
         let session = issue_token(conn, self.account, kind, config)?;
         audit::record(
             conn,
@@ -131,9 +131,12 @@ pub async fn check_password(
     ];
 
     let (check_keys, lookup) = (keys.clone(), login_name.to_owned());
-    let account = state
-        .db(move |conn| {
-            throttle::check(conn, &check_keys, now())?;
+    let (attempt, account) = state
+        .write(move |conn| {
+            let attempt = throttle::reserve(conn, &check_keys, &config, now())?;
+            if attempt.allowed().is_err() {
+                return Ok((attempt, None));
+            }
             let found: Option<(String, String, bool)> = accounts_t::table
                 .filter(
                     accounts_t::email
@@ -147,9 +150,10 @@ pub async fn check_password(
                 ))
                 .first(conn)
                 .optional()?;
-            Ok(found)
+            Ok((attempt, found))
         })
         .await?;
+    let attempts = attempt.allowed()?;
 
     let verified = web::block(move || match &account {
         Some((id, hash, disabled)) => {
@@ -169,17 +173,18 @@ pub async fn check_password(
             keys,
         }),
         (known, _) => {
-            let failures = state
+            // The attempt was counted before the check: a failure may lock, and is recorded.
+            let config = state.config.auth.clone();
+            state
                 .write(move |conn| {
-                    let failures = throttle::record_failure(conn, &keys, &config, now())?;
+                    throttle::failed(conn, &keys, &config, now())?;
                     // A failure names the account only when it exists; the attempted login
                     // name is never stored.
                     let object = known.as_ref().map(|id| Object::new("account", id));
-                    audit::record(conn, None, "login_failed", object)?;
-                    Ok(failures)
+                    audit::record(conn, None, "login_failed", object)
                 })
                 .await?;
-            actix_web::rt::time::sleep(throttle::delay(failures, &state.config.auth)).await;
+            actix_web::rt::time::sleep(throttle::delay(attempts, &state.config.auth)).await;
             Err(ApiError::InvalidCredentials)
         }
     }
@@ -318,38 +323,49 @@ pub async fn enrol(
         &client_address(&req, &state),
         &config,
     )];
-    let check_key = key.clone();
-    state
-        .db(move |conn| throttle::check(conn, &check_key, now()))
-        .await?;
+    let (reserve_key, reserve_config) = (key.clone(), config.clone());
+    let attempts = state
+        .write(move |conn| throttle::reserve(conn, &reserve_key, &reserve_config, now()))
+        .await?
+        .allowed()?;
 
     let Some(code) = tokens::normalise_enrolment_code(&body.code) else {
-        return refuse_code(&state, key).await;
+        return refuse_code(&state, key, attempts).await;
     };
     let password = body.password;
     let hash = web::block(move || password::hash(&password))
         .await?
         .map_err(ApiError::internal)?;
-    let redeem_config = config.clone();
+    let (redeem_config, settle_key) = (config.clone(), key.clone());
     let redeemed = state
-        .write(move |conn| redeem(conn, &code, hash, email, &device, &redeem_config))
+        .write(move |conn| {
+            let redeemed = redeem(conn, &code, hash, email, &device, &redeem_config)?;
+            // A code that worked gives its attempt back to the address.
+            throttle::settle(conn, &settle_key)?;
+            Ok(redeemed)
+        })
         .await;
     match redeemed {
         Err(ApiError::Invalid {
             code: "invalid_enrolment_code",
             ..
-        }) => refuse_code(&state, key).await,
+        }) => refuse_code(&state, key, attempts).await,
         other => Ok(HttpResponse::Ok().json(other?)),
     }
 }
 
-async fn refuse_code(state: &AppState, key: Vec<ThrottleKey>) -> ApiResult<HttpResponse> {
+/// A wrong code: its attempt stays counted against the address (which it may lock); the answer
+/// is held back.
+async fn refuse_code(
+    state: &AppState,
+    key: Vec<ThrottleKey>,
+    attempts: i32,
+) -> ApiResult<HttpResponse> {
     let config = state.config.auth.clone();
-    let delay = state.config.auth.clone();
-    let failures = state
-        .write(move |conn| throttle::record_failure(conn, &key, &config, now()))
+    state
+        .write(move |conn| throttle::failed(conn, &key, &config, now()))
         .await?;
-    actix_web::rt::time::sleep(throttle::delay(failures, &delay)).await;
+    actix_web::rt::time::sleep(throttle::delay(attempts, &state.config.auth)).await;
     Err(invalid_code())
 }
 

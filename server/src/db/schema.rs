@@ -43,6 +43,8 @@ diesel::table! {
         id -> Text,
         label -> Text,
         created_at -> Timestamp,
+        closed_at -> Nullable<Timestamp>,
+        closed_by -> Nullable<Text>,
     }
 }
 

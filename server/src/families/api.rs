@@ -11,12 +11,14 @@ use crate::accounts::{self, EmailAddress};
 use crate::audit::{self, Object};
 use crate::auth::principal::Principal;
 use crate::db::DbConn;
+use crate::db::schema::families as families_t;
 use crate::error::{ApiError, ApiResult};
 use crate::families::access::{self, FamilyAccess};
 use crate::families::{self, MemberInput};
 use crate::json::Json;
 use crate::state::AppState;
 use crate::text::line;
+use diesel::prelude::*;
 
 type Err = reguide_protocol::ErrorBody;
 
@@ -101,6 +103,98 @@ pub fn read_family(
         )?;
     }
     Ok(record)
+}
+
+#[utoipa::path(post, path = "/api/v1/families/{family_id}/close", tag = "families",
+    params(("family_id" = Uuid, Path)),
+    responses((status = 200, description = "the case is closed: it is deleted after the retention \
+            period (`retention.closed_case_days`) unless reopened", body = Family),
+        (status = 401, body = Err), (status = 403, body = Err), (status = 404, body = Err),
+        (status = 409, description = "`case_closed`: already closed", body = Err)),
+    security(("bearer" = [])))]
+#[post("/families/{family_id}/close")]
+pub async fn close_case(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let family = FamilyId(path.into_inner());
+    let record = state
+        .write(move |conn| set_closed(conn, &principal, family, true))
+        .await?;
+    Ok(HttpResponse::Ok().json(record))
+}
+
+#[utoipa::path(post, path = "/api/v1/families/{family_id}/reopen", tag = "families",
+    params(("family_id" = Uuid, Path)),
+    responses((status = 200, description = "the case is open again and kept", body = Family),
+        (status = 401, body = Err), (status = 403, body = Err), (status = 404, body = Err),
+        (status = 409, description = "`case_not_closed`: the case is open", body = Err)),
+    security(("bearer" = [])))]
+#[post("/families/{family_id}/reopen")]
+pub async fn reopen_case(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let family = FamilyId(path.into_inner());
+    let record = state
+        .write(move |conn| set_closed(conn, &principal, family, false))
+        .await?;
+    Ok(HttpResponse::Ok().json(record))
+}
+
+/// Closes or reopens a family's case, for those who manage the family (its social worker, an
+/// administrator).
+pub fn set_closed(
+    conn: &mut DbConn,
+    principal: &Principal,
+    family: FamilyId,
+    close: bool,
+) -> ApiResult<Family> {
+    access::require(conn, principal, family, FamilyAccess::Manage)?;
+    let id = family.to_string();
+    let changed = if close {
+        diesel::update(
+            families_t::table
+                .find(&id)
+                .filter(families_t::closed_at.is_null()),
+        )
+        .set((
+            families_t::closed_at.eq(Some(crate::db::now())),
+            families_t::closed_by.eq(Some(principal.account_id.to_string())),
+        ))
+        .execute(conn)?
+    } else {
+        diesel::update(
+            families_t::table
+                .find(&id)
+                .filter(families_t::closed_at.is_not_null()),
+        )
+        .set((
+            families_t::closed_at.eq(None::<chrono::NaiveDateTime>),
+            families_t::closed_by.eq(None::<String>),
+        ))
+        .execute(conn)?
+    };
+    if changed == 0 {
+        return Err(if close {
+            ApiError::conflict("case_closed", "this family's case is closed already")
+        } else {
+            ApiError::conflict("case_not_closed", "this family's case is open")
+        });
+    }
+    audit::record(
+        conn,
+        Some(principal.account_id),
+        if close {
+            "case_closed"
+        } else {
+            "case_reopened"
+        },
+        Some(Object::new("family", &family)),
+    )?;
+    families::load_family(conn, family)
 }
 
 #[utoipa::path(post, path = "/api/v1/families/{family_id}/members", tag = "families",

@@ -117,12 +117,18 @@ type MemberRow = (
 );
 
 pub fn load_family(conn: &mut DbConn, family: FamilyId) -> ApiResult<Family> {
-    let (id, label, created_at): (String, String, NaiveDateTime) = families::table
-        .find(family.to_string())
-        .select((families::id, families::label, families::created_at))
-        .first(conn)
-        .optional()?
-        .ok_or_else(family_not_found)?;
+    let (id, label, created_at, closed_at): (String, String, NaiveDateTime, Option<NaiveDateTime>) =
+        families::table
+            .find(family.to_string())
+            .select((
+                families::id,
+                families::label,
+                families::created_at,
+                families::closed_at,
+            ))
+            .first(conn)
+            .optional()?
+            .ok_or_else(family_not_found)?;
     let members: Vec<MemberRow> = family_members::table
         .filter(family_members::family_id.eq(&id))
         .order(family_members::created_at.asc())
@@ -167,6 +173,7 @@ pub fn load_family(conn: &mut DbConn, family: FamilyId) -> ApiResult<Family> {
                 })
             })
             .collect::<ApiResult<_>>()?,
+        closed_at: closed_at.map(to_utc),
     })
 }
 

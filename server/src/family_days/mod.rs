@@ -454,7 +454,7 @@ fn take_places(conn: &mut DbConn, day: &str, people: i32) -> ApiResult<bool> {
 }
 
 /// Gives back the places of one registered family.
-fn release_places(conn: &mut DbConn, day: &str, people: i32) -> ApiResult<()> {
+pub(crate) fn release_places(conn: &mut DbConn, day: &str, people: i32) -> ApiResult<()> {
     let released = diesel::update(
         family_days::table
             .find(day)

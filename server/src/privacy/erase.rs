@@ -6,9 +6,8 @@
 
 use automerge::Automerge;
 use diesel::prelude::*;
-use reguide_protocol::doc::{self, FamilyDoc, erase::erase_member};
+use reguide_protocol::doc::erase::erase_member;
 use reguide_protocol::privacy::{PrivacyKind, PrivacyState};
-use reguide_protocol::sync::server_actor;
 use reguide_protocol::{MemberId, Role};
 use uuid::Uuid;
 
@@ -22,10 +21,6 @@ use crate::db::schema::{
 use crate::error::{ApiError, ApiResult};
 use crate::privacy;
 use crate::sync::store;
-
-fn internal(what: &str, e: impl std::fmt::Display) -> ApiError {
-    ApiError::internal(anyhow::anyhow!("{what}: {e}"))
-}
 
 /// Carries out an open erasure request, in the caller's transaction, by an administrator.
 pub fn erase(conn: &mut DbConn, principal: &Principal, id: Uuid) -> ApiResult<()> {
@@ -70,8 +65,12 @@ pub fn erase(conn: &mut DbConn, principal: &Principal, id: Uuid) -> ApiResult<()
     )
 }
 
-/// Everything in the tables about the member.
-fn erase_records(conn: &mut DbConn, member: MemberId, account: Option<&str>) -> ApiResult<()> {
+/// Everything in the tables about the member (and their account, when given).
+pub(crate) fn erase_records(
+    conn: &mut DbConn,
+    member: MemberId,
+    account: Option<&str>,
+) -> ApiResult<()> {
     let id = member.to_string();
     // Their Living Lab invitations, and the places they held.
     let invitations: Vec<(String, String, String)> = living_lab_invitations::table
@@ -124,17 +123,5 @@ fn rewrite_document(
     old: &Automerge,
     member: MemberId,
 ) -> ApiResult<()> {
-    let mut current = old.fork().with_actor(server_actor());
-    doc::upgrade(&mut current).map_err(|e| internal("upgrading a family document", e))?;
-    let mut data =
-        FamilyDoc::read(&current).map_err(|e| internal("reading a family document", e))?;
-    erase_member(&mut data, member);
-    let mut fresh = Automerge::new().with_actor(server_actor());
-    let mut tx = fresh.transaction();
-    if let Err(e) = data.write(&mut tx) {
-        tx.rollback();
-        return Err(internal("writing a family document anew", e));
-    }
-    tx.commit();
-    store::replace(conn, family, old, &fresh)
+    store::rewrite(conn, family, old, |data| erase_member(data, member))
 }

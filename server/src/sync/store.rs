@@ -13,7 +13,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use automerge::{Automerge, ChangeHash};
 use diesel::prelude::*;
 use reguide_protocol::FamilyId;
-use reguide_protocol::doc::{self, DocMember};
+use reguide_protocol::doc::{self, DocMember, FamilyDoc};
 use reguide_protocol::sync::server_actor;
 
 use crate::db::schema::{
@@ -324,6 +324,29 @@ pub fn replace(
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// Writes a family's document anew from its current state changed by `edit` (a member or old
+/// visits taken out), as one snapshot by the server, and drops the old history ([`replace`]).
+pub fn rewrite(
+    conn: &mut DbConn,
+    family: FamilyId,
+    old: &Automerge,
+    edit: impl FnOnce(&mut FamilyDoc),
+) -> ApiResult<()> {
+    let mut current = old.fork().with_actor(server_actor());
+    doc::upgrade(&mut current).map_err(|e| internal("upgrading a family document", e))?;
+    let mut data =
+        FamilyDoc::read(&current).map_err(|e| internal("reading a family document", e))?;
+    edit(&mut data);
+    let mut fresh = Automerge::new().with_actor(server_actor());
+    let mut tx = fresh.transaction();
+    if let Err(e) = data.write(&mut tx) {
+        tx.rollback();
+        return Err(internal("writing a family document anew", e));
+    }
+    tx.commit();
+    replace(conn, family, old, &fresh)
 }
 
 /// Whether any of `heads` is a change of a history dropped by [`replace`].

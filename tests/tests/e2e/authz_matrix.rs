@@ -56,6 +56,8 @@ enum Endpoint {
     ReadOutbox,
     AskPrivacy,
     ListPrivacy,
+    ReopenCase,
+    CloseCase,
 }
 
 /// The object of the call. Family A is the family member's own family and in the social
@@ -121,6 +123,15 @@ const MATRIX: &[(Endpoint, Object, [u16; 6])] = &[
     (AskPrivacy,          FamilyB, [401,  404,   404,   201,   404,   201]),
     (AskPrivacy,          FamilyC, [401,  404,   404,   404,   404,   201]),
     (ListPrivacy,         Fixed,   [401,  403,   403,   403,   403,   200]),
+    // Cases are open: those who manage the family get as far as `case_not_closed`.
+    (ReopenCase,          FamilyA, [401,  403,   404,   409,   403,   409]),
+    (ReopenCase,          FamilyB, [401,  404,   404,   409,   403,   409]),
+    (ReopenCase,          FamilyC, [401,  404,   404,   404,   404,   409]),
+    // Last, as it changes the family: the social worker closes A and B, so the administrator
+    // after them finds them closed; C is the administrator's to close.
+    (CloseCase,           FamilyA, [401,  403,   404,   200,   403,   409]),
+    (CloseCase,           FamilyB, [401,  404,   404,   200,   403,   409]),
+    (CloseCase,           FamilyC, [401,  404,   404,   404,   404,   200]),
 ];
 
 /// The ids the table's calls need.
@@ -294,6 +305,16 @@ impl Context {
                 (Method::POST, "/api/v1/privacy-requests".into(), Some(body))
             }
             ListPrivacy => (Method::GET, "/api/v1/admin/privacy-requests".into(), None),
+            ReopenCase => (
+                Method::POST,
+                format!("/api/v1/families/{}/reopen", self.family(object)),
+                None,
+            ),
+            CloseCase => (
+                Method::POST,
+                format!("/api/v1/families/{}/close", self.family(object)),
+                None,
+            ),
         }
     }
 }
@@ -305,7 +326,13 @@ fn expected_code(endpoint: Endpoint, status: u16) -> Option<&'static str> {
         403 => Some("forbidden"),
         404 if matches!(
             endpoint,
-            ReadFamily | AddMember | AddDetainee | CreateEnrolmentCode | AskPrivacy
+            ReadFamily
+                | AddMember
+                | AddDetainee
+                | CreateEnrolmentCode
+                | AskPrivacy
+                | ReopenCase
+                | CloseCase
         ) =>
         {
             Some("family_not_found")
