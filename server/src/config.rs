@@ -67,36 +67,28 @@ impl Default for RetentionConfig {
     }
 }
 
-/// Requests a client may make (see `limits`): per device or web session, and per address.
+/// Requests a client may make (see `limits`), each a token bucket: `burst` requests at once,
+/// refilled at `per_minute`; `per_minute = 0`: no limit.
 #[derive(Clone, Copy, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LimitsConfig {
-    pub device: LimitConfig,
-    pub address: LimitConfig,
-}
-
-/// A token bucket: `burst` requests at once, refilled at `per_minute`. `per_minute = 0`: no
-/// limit.
-#[derive(Clone, Copy, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LimitConfig {
-    pub per_minute: u32,
-    pub burst: u32,
+    /// Per device (bearer token) or web session.
+    pub device_per_minute: u32,
+    pub device_burst: u32,
+    /// Per client address.
+    pub address_per_minute: u32,
+    pub address_burst: u32,
 }
 
 impl Default for LimitsConfig {
     fn default() -> Self {
         Self {
             // A phone syncs and reads a few times a minute; ten a second, sustained, is a fault.
-            device: LimitConfig {
-                per_minute: 600,
-                burst: 120,
-            },
+            device_per_minute: 600,
+            device_burst: 120,
             // Many families may come from one address (a visitor centre's network).
-            address: LimitConfig {
-                per_minute: 6_000,
-                burst: 1_200,
-            },
+            address_per_minute: 6_000,
+            address_burst: 1_200,
         }
     }
 }
@@ -306,6 +298,22 @@ mod tests {
             assert_eq!(config.port, 9100);
             assert_eq!(config.auth.lockout_minutes, 3);
             assert_eq!(config.backend(), Backend::Postgres);
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)]
+    fn one_limit_or_retention_setting_leaves_the_others_at_their_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("REGUIDE_LIMITS__DEVICE_PER_MINUTE", "0");
+            jail.set_env("REGUIDE_RETENTION__VISIT_DAYS", "30");
+            let config = Config::load(None).map_err(|e| *e)?;
+            assert_eq!(config.limits.device_per_minute, 0);
+            assert_eq!(config.limits.device_burst, 120);
+            assert_eq!(config.limits.address_per_minute, 6_000);
+            assert_eq!(config.retention.visit_days, 30);
+            assert_eq!(config.retention.closed_case_days, 365);
             Ok(())
         });
     }

@@ -134,12 +134,65 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             ));
         }
     }
+    if let Some(field) = nul_character(body) {
+        return Err(ApiError::invalid(
+            "invalid_value",
+            field,
+            "text may not hold the NUL character (\\u0000)",
+        ));
+    }
     let mut de = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut de).map_err(describe)?;
     de.end().map_err(|_| {
         ApiError::bad_request("malformed_json", "the body has data after the JSON value")
     })?;
     Ok(value)
+}
+
+/// Where a string of the body holds U+0000, which no one types and PostgreSQL cannot store:
+/// the path of the field (`inner[0].role`; the object for a key), or `body`. Found by looking for the `\u0000`
+/// escape (JSON strings cannot hold the raw byte), so bodies without it are not read twice.
+fn nul_character(body: &[u8]) -> Option<String> {
+    let mut rest = body;
+    let mut escaped_nul = false;
+    while let Some(at) = rest.iter().position(|&b| b == b'\\') {
+        if rest[at + 1..].starts_with(b"u0000") {
+            escaped_nul = true;
+            break;
+        }
+        // Skips the escaped character too, so `\\u0000` (a backslash, then text) is not taken.
+        rest = rest.get(at + 2..)?;
+    }
+    if !escaped_nul {
+        return None;
+    }
+    fn find(value: &serde_json::Value, path: &str) -> Option<String> {
+        let join = |key: &str| {
+            if path.is_empty() {
+                key.to_owned()
+            } else {
+                format!("{path}.{key}")
+            }
+        };
+        match value {
+            serde_json::Value::String(s) => s.contains('\0').then(|| path.to_owned()),
+            serde_json::Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, item)| find(item, &format!("{path}[{i}]"))),
+            serde_json::Value::Object(map) => map.iter().find_map(|(key, item)| {
+                if key.contains('\0') {
+                    Some(path.to_owned())
+                } else {
+                    find(item, &join(key))
+                }
+            }),
+            _ => None,
+        }
+    }
+    // A body that is not JSON is left to the parser to describe.
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    find(&value, "").map(|path| if path.is_empty() { "body".into() } else { path })
 }
 
 fn describe(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
@@ -245,5 +298,24 @@ mod tests {
             ("invalid_value".into(), Some("name".into()))
         );
         assert!(parse::<Outer>(br#"{"name":"a","inner":[{"role":"admin"}]}"#).is_ok());
+    }
+
+    #[test]
+    fn nul_characters_are_refused_by_field() {
+        assert_eq!(
+            err(r#"{"name":"a\u0000b","inner":[]}"#),
+            ("invalid_value".into(), Some("name".into()))
+        );
+        assert_eq!(
+            err(r#"{"name":"a","inner":[{"role":"\u0000"}]}"#),
+            ("invalid_value".into(), Some("inner[0].role".into()))
+        );
+        assert_eq!(
+            err(r#"{"name":"a","inner":[],"x\u0000":1}"#),
+            ("invalid_value".into(), Some("body".into()))
+        );
+        // An escaped backslash followed by the letters is text, not a NUL character.
+        let parsed = parse::<Outer>(br#"{"name":"a\\u0000","inner":[]}"#).expect("no NUL");
+        assert_eq!(parsed.name, "a\\u0000");
     }
 }

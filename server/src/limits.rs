@@ -20,7 +20,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{ResponseError, web};
 
-use crate::config::{Config, LimitConfig};
+use crate::config::Config;
 use crate::error::ApiError;
 use crate::web::session::SESSION_COOKIE;
 
@@ -35,14 +35,21 @@ struct Bucket {
 }
 
 /// The buckets of one kind of key, with its limit.
+/// A token bucket's settings.
+#[derive(Clone, Copy, Debug)]
+struct Limit {
+    per_minute: u32,
+    burst: u32,
+}
+
 #[derive(Debug)]
 struct Buckets {
-    limit: LimitConfig,
+    limit: Limit,
     map: Mutex<HashMap<u64, Bucket>>,
 }
 
 impl Buckets {
-    fn new(limit: LimitConfig) -> Self {
+    fn new(limit: Limit) -> Self {
         Self {
             limit,
             map: Mutex::new(HashMap::new()),
@@ -125,8 +132,14 @@ impl RequestLimiter {
         Self {
             hasher: RandomState::new(),
             trust_forwarded_for: config.trust_forwarded_for,
-            clients: Buckets::new(config.limits.device),
-            addresses: Buckets::new(config.limits.address),
+            clients: Buckets::new(Limit {
+                per_minute: config.limits.device_per_minute,
+                burst: config.limits.device_burst,
+            }),
+            addresses: Buckets::new(Limit {
+                per_minute: config.limits.address_per_minute,
+                burst: config.limits.address_burst,
+            }),
         }
     }
 
@@ -193,7 +206,7 @@ mod tests {
     use super::*;
 
     fn buckets(per_minute: u32, burst: u32) -> Buckets {
-        Buckets::new(LimitConfig { per_minute, burst })
+        Buckets::new(Limit { per_minute, burst })
     }
 
     #[test]

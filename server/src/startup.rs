@@ -3,9 +3,10 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use actix_web::dev::Server;
-use actix_web::middleware::{DefaultHeaders, from_fn};
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{DefaultHeaders, Next, from_fn};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, ResponseError, web};
 
 use crate::config::Config;
 use crate::error::ApiError;
@@ -152,6 +153,7 @@ fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
                 )
                 .into()
             }))
+            .wrap(from_fn(refuse_nul_in_url))
             .wrap(from_fn(limits::limit_requests))
             .wrap(
                 DefaultHeaders::new()
@@ -174,6 +176,34 @@ fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
         server = server.workers(workers);
     }
     Ok(server.run())
+}
+
+/// No address needs U+0000 and PostgreSQL cannot compare text holding it: a path or query
+/// string carrying `%00` is refused before any handler looks it up.
+async fn refuse_nul_in_url(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let has_nul = |text: &str| text.as_bytes().windows(3).any(|w| w == b"%00");
+    let refusal = if has_nul(req.uri().path()) {
+        Some(ApiError::bad_request(
+            "invalid_id",
+            "a path segment is not valid: it holds the NUL character",
+        ))
+    } else if req.uri().query().is_some_and(has_nul) {
+        Some(ApiError::bad_request(
+            "invalid_query",
+            "the query string is not valid: it holds the NUL character",
+        ))
+    } else {
+        None
+    };
+    match refusal {
+        Some(error) => Ok(req
+            .into_response(error.error_response())
+            .map_into_right_body()),
+        None => Ok(next.call(req).await?.map_into_left_body()),
+    }
 }
 
 fn api_v1() -> actix_web::Scope {

@@ -85,8 +85,8 @@ impl TestApp {
         // Every simulated family, phone and browser of a test comes from 127.0.0.1, and many
         // tests act for many people with one staff token: request limits would limit the test.
         // The tests of the limits (`floods`) set them.
-        config.limits.address.per_minute = 0;
-        config.limits.device.per_minute = 0;
+        config.limits.address_per_minute = 0;
+        config.limits.device_per_minute = 0;
         // Email is written as files in the data folder unless a test points it at its SMTP
         // server; the worker looks often so that tests wait little.
         config.mail.poll_interval_ms = 50;

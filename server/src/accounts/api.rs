@@ -258,7 +258,8 @@ pub fn revoke_role_in(
 
 #[utoipa::path(put, path = "/api/v1/admin/accounts/{account_id}/caseload/{family_id}", tag = "admin",
     params(("account_id" = Uuid, Path), ("family_id" = Uuid, Path)),
-    responses((status = 204), (status = 400, body = Err), (status = 403, body = Err), (status = 404, body = Err)),
+    responses((status = 204), (status = 400, body = Err), (status = 403, body = Err), (status = 404, body = Err),
+        (status = 409, description = "`not_a_social_worker`: only a social worker has a caseload", body = Err)),
     security(("bearer" = [])))]
 #[put("/admin/accounts/{account_id}/caseload/{family_id}")]
 pub async fn assign_caseload(

@@ -195,6 +195,7 @@ pub async fn ask(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RequestFilter {
     /// `pending`, `approved` or `refused`.

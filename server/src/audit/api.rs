@@ -27,6 +27,7 @@ pub fn page_limit(limit: Option<i64>) -> ApiResult<i64> {
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// Only entries by this account.

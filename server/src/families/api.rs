@@ -306,6 +306,7 @@ pub async fn link_detainee(
 
 /// How a new enrolment code reaches the member.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct CodeDelivery {
     /// Also email the code to the member's address (refused with `no_email_address` when they

@@ -158,6 +158,7 @@ pub async fn set_my_email(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct OutboxQuery {
     /// `pending`, `sent`, `dead` (the default) or `cancelled`.

@@ -278,6 +278,7 @@ pub async fn add_note(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateFilter {
     /// `brussels`, `flanders`, `wallonia` or `german_speaking`.

@@ -135,6 +135,7 @@ pub async fn create_request(
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RequestFilter {
     /// One family's requests.
@@ -621,6 +622,7 @@ pub async fn join_waitlist(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct WaitlistFilter {
     family_id: Option<Uuid>,

@@ -404,6 +404,7 @@ pub fn slots_between(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SlotRange {
     /// First date (prison's calendar); default today.
@@ -436,6 +437,7 @@ pub async fn open_slots(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DayQuery {
     date: NaiveDate,

@@ -18,8 +18,10 @@ mod privacy;
 mod sign_in;
 pub(crate) mod visits;
 
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{StatusCode, header};
-use actix_web::middleware::DefaultHeaders;
+use actix_web::middleware::{DefaultHeaders, Next, from_fn};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, get, web};
 use askama::Template;
 use reguide_protocol::{Language, Role};
@@ -40,10 +42,41 @@ const STYLESHEET: &str = include_str!("../../static/admin.css");
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; \
     img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
+/// A form carrying U+0000 (`%00`) is refused with a page: no field needs it, and PostgreSQL
+/// cannot store text holding it. The body is read here (up to the forms' limit) and handed on.
+async fn refuse_nul_in_form(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if is_form {
+        let body = req.extract::<web::Bytes>().await?;
+        if body.windows(3).any(|w| w == b"%00") {
+            let error = WebError::Api {
+                error: ApiError::bad_request(
+                    "invalid_form",
+                    "the form holds the NUL character, which no field takes",
+                ),
+                language: session::request_language(req.request()),
+            };
+            return Ok(req
+                .into_response(error.error_response())
+                .map_into_right_body());
+        }
+        req.set_payload(actix_web::dev::Payload::from(body));
+    }
+    Ok(next.call(req).await?.map_into_left_body())
+}
+
 /// Registers `/admin…`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/admin")
+            .wrap(from_fn(refuse_nul_in_form))
             .wrap(
                 DefaultHeaders::new()
                     .add((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))

@@ -130,8 +130,8 @@ both_backends! {
     async fn a_device_over_its_limit_is_held_back_and_no_one_else(backend: Backend) {
         let app = TestApp::spawn_with(backend, |config| {
             // One request every five seconds after a burst of twenty.
-            config.limits.device.per_minute = 12;
-            config.limits.device.burst = 20;
+            config.limits.device_per_minute = 12;
+            config.limits.device_burst = 20;
         })
         .await;
         let family = app.login_as(DemoUser::FamilyMember).await;
@@ -171,7 +171,7 @@ both_backends! {
             config.limits = reguide_server::config::LimitsConfig::default();
         })
         .await;
-        let burst = app.config.limits.device.burst as usize;
+        let burst = app.config.limits.device_burst as usize;
         let family = app.login_as(DemoUser::FamilyMember).await;
         let flood = (0..burst + 60)
             .map(|_| app.client.get(app.url("/api/v1/me")).bearer_auth(&family))
@@ -184,8 +184,8 @@ both_backends! {
 
     async fn a_flood_with_made_up_tokens_is_held_by_its_address(backend: Backend) {
         let app = TestApp::spawn_with(backend, |config| {
-            config.limits.address.per_minute = 60;
-            config.limits.address.burst = 30;
+            config.limits.address_per_minute = 60;
+            config.limits.address_burst = 30;
         })
         .await;
         let started = std::time::Instant::now();

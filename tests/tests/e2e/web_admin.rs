@@ -266,6 +266,12 @@ both_backends! {
         assert!(html.contains("class=\"error-summary\""), "{html}");
         assert!(html.contains("href=\"#reason\"") && html.contains("id=\"reason\""), "linked to the field");
         assert_eq!(status_of(&app, request.id).await, VisitStatus::Pending);
+        // A note carrying the NUL character (which PostgreSQL cannot store) is refused with a
+        // page, not an error of the database.
+        let resp = app.web_post(&path, Some(&session), &[], &[("csrf", &csrf), ("action", "decline"), ("reason", "no_capacity"), ("note", "a\u{0}b")]).await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        assert!(resp.text().await.expect("page").contains("<html"), "a page");
+        assert_eq!(status_of(&app, request.id).await, VisitStatus::Pending);
 
         // Declined with a reason: the family is told, the queue says so.
         let resp = app.web_post(&path, Some(&session), &[], &[("csrf", &csrf), ("action", "decline"), ("reason", "no_capacity"), ("note", "Try next week")]).await;
