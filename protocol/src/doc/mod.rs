@@ -20,6 +20,7 @@
 //! document data never panic on it: malformed data is an error or a policy violation.
 
 pub mod erase;
+pub mod incoming;
 pub mod policy;
 pub mod schema;
 mod shape;

@@ -31,11 +31,9 @@ pub mod store;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use automerge::{
-    ActorId, Automerge, AutomergeError, ChangeHash, LoadOptions, OnPartialLoad, ReadDoc,
-};
+use automerge::{ActorId, Automerge, ChangeHash, ReadDoc};
 use diesel::prelude::*;
-use reguide_protocol::doc::{self, Writer};
+use reguide_protocol::doc;
 use reguide_protocol::sync::{ResponseKind, SyncRequest, SyncResponse, server_actor};
 use reguide_protocol::{AccountId, DeviceId, FamilyId, MemberId};
 
@@ -139,13 +137,8 @@ pub fn sync(conn: &mut DbConn, who: Syncer, request: SyncRequest) -> ApiResult<S
     }
 }
 
-/// Loads `changes` into `copy`, turning errors and panics into `400 malformed_changes`, and
-/// returns the patches they make (logged while loading: a diff of the documents afterwards
-/// would walk the whole document).
-///
-/// `load_incremental` silently skips chunks it cannot parse (a partial load), so the bytes are
-/// first parsed strictly on their own: every chunk must be valid. Dependencies missing there
-/// are expected (the changes build on the server's document) and are checked after loading.
+/// Loads `changes` into `copy` ([`doc::incoming::load_changes`]), turning errors and panics
+/// into `400 malformed_changes`, and returns the patches they make.
 fn apply(copy: &mut Automerge, changes: &[u8]) -> ApiResult<Vec<automerge::Patch>> {
     let malformed = |detail: String| {
         ApiError::bad_request(
@@ -153,18 +146,8 @@ fn apply(copy: &mut Automerge, changes: &[u8]) -> ApiResult<Vec<automerge::Patch
             format!("the changes are not valid Automerge data{detail}"),
         )
     };
-    let strict = LoadOptions::new().on_partial_load(OnPartialLoad::Error);
     match catch_unwind(AssertUnwindSafe(|| {
-        Automerge::load_with_options(changes, strict).map(drop)
-    })) {
-        Ok(Ok(())) | Ok(Err(AutomergeError::MissingDeps)) => {}
-        Ok(Err(e)) => return Err(malformed(format!(": {e}"))),
-        Err(_) => return Err(malformed(String::new())),
-    }
-    match catch_unwind(AssertUnwindSafe(|| {
-        let mut log = automerge::PatchLog::active();
-        copy.load_incremental_log_patches(changes, &mut log)
-            .map(|_| copy.make_patches(&mut log))
+        doc::incoming::load_changes(copy, changes)
     })) {
         Ok(Ok(patches)) => Ok(patches),
         Ok(Err(e)) => Err(malformed(format!(": {e}"))),
@@ -172,7 +155,8 @@ fn apply(copy: &mut Automerge, changes: &[u8]) -> ApiResult<Vec<automerge::Patch
     }
 }
 
-/// Authorship and write policy of everything `copy` has that `base` has not.
+/// Authorship and write policy of everything `copy` has that `base` has not
+/// ([`doc::incoming::check_device_changes`]); a panic is the device's malformed data.
 fn validate(
     base: &Automerge,
     copy: &Automerge,
@@ -181,13 +165,7 @@ fn validate(
     member: MemberId,
 ) -> ApiResult<()> {
     let verdict = catch_unwind(AssertUnwindSafe(|| {
-        doc::check_authorship(base, copy, actor)?;
-        doc::check_patches(
-            Writer::FamilyDevice { member_id: member },
-            base,
-            copy,
-            patches,
-        )
+        doc::incoming::check_device_changes(base, copy, patches, actor, member)
     }));
     match verdict {
         Ok(Ok(())) => Ok(()),
