@@ -90,7 +90,9 @@ fn text(value: &str) -> String {
             ';' => out.push_str("\\;"),
             ',' => out.push_str("\\,"),
             '\n' => out.push_str("\\n"),
-            '\r' => {}
+            // TEXT takes no control character but the tab (RFC 5545, 3.3.11).
+            '\t' => out.push('\t'),
+            c if c.is_control() => {}
             c => out.push(c),
         }
     }
@@ -315,6 +317,11 @@ mod tests {
         // Unfolding gives back the whole value.
         let unfolded = ics.replace("\r\n ", "");
         assert!(unfolded.contains(&format!("DESCRIPTION:{}", "é".repeat(200))));
+    }
+
+    #[test]
+    fn control_characters_never_reach_a_text_value() {
+        assert_eq!(text("a\u{0}b\u{7}c\u{1b}[31md\te\r\nf"), "abc[31md\te\\nf");
     }
 
     #[test]

@@ -35,7 +35,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(family_page)
         .service(apply_template)
         .service(answer_appointment)
-        .service(enrolment_code);
+        .service(enrolment_code)
+        .service(close_case)
+        .service(reopen_case);
 }
 
 #[derive(Template)]
@@ -89,6 +91,8 @@ struct FamilyPage {
     overdue: usize,
     appointments: Vec<Appointment>,
     templates: Vec<(String, String)>,
+    /// When the case was closed, in words.
+    closed_on: Option<String>,
 }
 
 struct Loaded {
@@ -203,7 +207,11 @@ fn family_page_of(page: Page, loaded: Loaded, worker: reguide_protocol::AccountI
             )
         })
         .collect();
+    let closed_on = family
+        .closed_at
+        .map(|at| crate::mail::format::instant(page.language, Brussels, at));
     FamilyPage {
+        closed_on,
         page,
         family,
         visits,
@@ -284,6 +292,57 @@ async fn apply_template(
         },
         &format!("/admin/families/{family}?done=template_applied"),
         |error| async move { show_family(req, state, user, family, Some((&error, "template"))).await },
+    )
+    .await
+}
+
+/// Closes the family's case, through the API's own `set_closed`: it is deleted with everything
+/// about it after the retention period, unless reopened.
+#[post("/families/{id}/close")]
+async fn close_case(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: WebUser,
+    path: web::Path<Uuid>,
+    form: web::Form<CsrfForm>,
+) -> WebResult {
+    set_case(req, state, user, path.into_inner(), &form.csrf, true).await
+}
+
+/// Reopens a closed case: it is kept.
+#[post("/families/{id}/reopen")]
+async fn reopen_case(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: WebUser,
+    path: web::Path<Uuid>,
+    form: web::Form<CsrfForm>,
+) -> WebResult {
+    set_case(req, state, user, path.into_inner(), &form.csrf, false).await
+}
+
+async fn set_case(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: WebUser,
+    family: Uuid,
+    csrf: &str,
+    close: bool,
+) -> WebResult {
+    user.check_csrf(&req, csrf)?;
+    let family = FamilyId(family);
+    let done = if close {
+        "case_closed"
+    } else {
+        "case_reopened"
+    };
+    let (req, state, user) = (&req, &*state, &user);
+    act(
+        state,
+        user,
+        move |conn, principal| families_api::set_closed(conn, principal, family, close).map(drop),
+        &format!("/admin/families/{family}?done={done}"),
+        |error| async move { show_family(req, state, user, family, Some((&error, "case"))).await },
     )
     .await
 }

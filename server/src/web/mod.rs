@@ -456,6 +456,8 @@ pub(crate) const DONE_NOTICES: &[&str] = &[
     "declined",
     "proposed",
     "template_applied",
+    "case_closed",
+    "case_reopened",
     "appointment_answered",
     "invited",
     "saved",

@@ -357,11 +357,56 @@ both_backends! {
 }
 
 /// The CSRF token of an admin page (every form of a session carries the same one).
+/// When the family's case was closed, as the API tells an administrator.
+async fn closed_at(
+    app: &TestApp,
+    admin: &str,
+    family: reguide_tests::protocol::FamilyId,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    let path = format!("/api/v1/families/{family}");
+    let record: reguide_tests::protocol::api::Family =
+        reguide_tests::expect_json(app.get(&path, Some(admin)).await, 200).await;
+    record.closed_at
+}
+
 async fn csrf_of(app: &TestApp, path: &str, session: &WebSession) -> String {
     input_value(&app.web_page(path, session).await, "csrf").expect("a form token")
 }
 
 both_backends! {
+    async fn a_social_worker_closes_and_reopens_a_case_from_the_family_page(app: TestApp) {
+        let demo = app.demo_data().await;
+        let family = demo.family_a;
+        let admin = app.login_as(DemoUser::Admin).await;
+        let session = app.web_sign_in(DemoUser::SocialWorker).await;
+        let page = format!("/admin/families/{family}");
+        let csrf = csrf_of(&app, &page, &session).await;
+        assert!(app.web_page(&page, &session).await.contains(&format!("/admin/families/{family}/close")));
+
+        // A coordinator, who only reads the family, cannot close its case.
+        let coordinator = app.web_sign_in(DemoUser::Coordinator).await;
+        let coordinator_csrf = csrf_of(&app, "/admin/visits", &coordinator).await;
+        let refused = app.web_post(&format!("{page}/close"), Some(&coordinator), &[], &[("csrf", &coordinator_csrf)]).await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        assert!(closed_at(&app, &admin, family).await.is_none());
+
+        let resp = app.web_post(&format!("{page}/close"), Some(&session), &[], &[("csrf", &csrf)]).await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        assert_eq!(location(&resp), format!("{page}?done=case_closed"));
+        let html = app.web_page(&format!("{page}?done=case_closed"), &session).await;
+        assert!(html.contains("role=\"status\""), "a notice says what happened");
+        assert!(html.contains(&format!("{page}/reopen")), "the page offers to reopen");
+        assert!(closed_at(&app, &admin, family).await.is_some());
+        // Closing twice is refused in words, on the page.
+        let again = app.web_post(&format!("{page}/close"), Some(&session), &[], &[("csrf", &csrf)]).await;
+        assert!(again.status().is_client_error(), "{}", again.status());
+        assert!(again.text().await.expect("page").contains("class=\"error-summary\""));
+
+        let resp = app.web_post(&format!("{page}/reopen"), Some(&session), &[], &[("csrf", &csrf)]).await;
+        assert_eq!(location(&resp), format!("{page}?done=case_reopened"));
+        assert!(closed_at(&app, &admin, family).await.is_none());
+    }
+
     async fn a_coordinator_sets_up_a_prison_through_its_pages(app: TestApp) {
         let demo = app.demo_data().await;
         let haren = demo.haren;
