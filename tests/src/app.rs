@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use crate::database::{PgTestDatabase, execute_sql};
 use crate::demo::{DEMO_PASSWORD, DemoUser};
 use crate::expect_json;
+use crate::node::Node;
 
 /// Which database the server under test runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,8 +34,7 @@ pub struct TestApp {
     database_url: String,
     /// What the server was started with, for [`TestApp::restart`].
     pub config: Config,
-    server: JoinHandle<std::io::Result<()>>,
-    handle: actix_web::dev::ServerHandle,
+    server: Server,
     // Kept alive for the lifetime of the app; dropped (removed) after the server task. `None`
     // for a second instance, which uses the first one's.
     _data_dir: Option<TempDir>,
@@ -93,7 +93,7 @@ impl TestApp {
         config.mail.retry_base_ms = 200;
         config.mail.retry_max_seconds = 1;
         tweak(&mut config);
-        let (port, server, handle) = start(backend, config.clone()).await;
+        let (port, server) = start(backend, config.clone()).await;
 
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -109,7 +109,6 @@ impl TestApp {
             database_url,
             config,
             server,
-            handle,
             _data_dir: Some(data_dir),
             _postgres: postgres,
         }
@@ -119,7 +118,23 @@ impl TestApp {
     /// deployment runs behind a load balancer. Tokens of one instance are valid on the other.
     /// The database belongs to `self`, so keep `self` alive for as long as this one is used.
     pub async fn spawn_second_instance(&self) -> TestApp {
-        let (port, server, handle) = start(self.backend, self.config.clone()).await;
+        let (port, server) = start(self.backend, self.config.clone()).await;
+        self.instance(port, server)
+    }
+
+    /// Another server on the same database and configuration, in a process of its own: it
+    /// shares nothing with this one but the database, and [`TestApp::kill`] stops it dead.
+    /// Keep `self` alive for as long as this one is used.
+    pub async fn spawn_process_instance(&self) -> TestApp {
+        let config = self.config.clone();
+        let node = tokio::task::spawn_blocking(move || Node::start(&config))
+            .await
+            .expect("start a server process");
+        let port = node.port;
+        self.instance(port, Server::Process(node))
+    }
+
+    fn instance(&self, port: u16, server: Server) -> TestApp {
         Self {
             backend: self.backend,
             address: format!("http://127.0.0.1:{port}"),
@@ -128,9 +143,17 @@ impl TestApp {
             database_url: self.database_url.clone(),
             config: self.config.clone(),
             server,
-            handle,
             _data_dir: None,
             _postgres: None,
+        }
+    }
+
+    /// `kill -9` of a process instance: no shutdown, requests and transactions cut where they
+    /// are. [`TestApp::restart`] starts it again.
+    pub fn kill(&self) {
+        match &self.server {
+            Server::Process(node) => node.kill(),
+            Server::Task { .. } => panic!("only a process instance can be killed"),
         }
     }
 
@@ -138,18 +161,31 @@ impl TestApp {
     /// port): what an upgrade or a crash and restart does.
     pub async fn restart(&mut self) {
         self.stop().await;
-        let (port, server, handle) = start(self.backend, self.config.clone()).await;
+        let (port, server) = match &self.server {
+            Server::Task { .. } => start(self.backend, self.config.clone()).await,
+            Server::Process(_) => {
+                let config = self.config.clone();
+                let node = tokio::task::spawn_blocking(move || Node::start(&config))
+                    .await
+                    .expect("start a server process");
+                (node.port, Server::Process(node))
+            }
+        };
         self.port = port;
         self.address = format!("http://127.0.0.1:{port}");
         self.server = server;
-        self.handle = handle;
     }
 
     /// Stops the server: its port no longer answers (a phone then finds it offline).
     /// [`TestApp::restart`] starts it again.
     pub async fn stop(&self) {
-        self.handle.stop(false).await;
-        self.server.abort();
+        match &self.server {
+            Server::Task { task, handle } => {
+                handle.stop(false).await;
+                task.abort();
+            }
+            Server::Process(node) => node.kill(),
+        }
     }
 
     /// The absolute URL of `path` (which starts with `/`).
@@ -299,26 +335,35 @@ impl TestApp {
     }
 }
 
+/// How a server under test runs.
+#[derive(Debug)]
+enum Server {
+    /// A task of the test's runtime: the first instance of every test.
+    Task {
+        task: JoinHandle<std::io::Result<()>>,
+        handle: actix_web::dev::ServerHandle,
+    },
+    /// A process of its own (killed when dropped).
+    Process(Node),
+}
+
 /// Builds the application (migrations, demo data) and serves it in the background.
-async fn start(
-    backend: Backend,
-    config: Config,
-) -> (
-    u16,
-    JoinHandle<std::io::Result<()>>,
-    actix_web::dev::ServerHandle,
-) {
+async fn start(backend: Backend, config: Config) -> (u16, Server) {
     let application = Application::build(config)
         .await
         .unwrap_or_else(|e| panic!("start the server on {backend:?}: {e:#}"));
     let port = application.port();
     let handle = application.handle();
-    (port, tokio::spawn(application.run_until_stopped()), handle)
+    let task = tokio::spawn(application.run_until_stopped());
+    (port, Server::Task { task, handle })
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
         // Stop accepting requests before the database goes away underneath the server.
-        self.server.abort();
+        match &self.server {
+            Server::Task { task, .. } => task.abort(),
+            Server::Process(node) => node.kill(),
+        }
     }
 }

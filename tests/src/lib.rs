@@ -27,6 +27,7 @@ pub mod browser;
 mod database;
 mod demo;
 pub mod mail;
+pub mod node;
 pub mod phones;
 pub mod sync;
 pub mod visits;

@@ -14,6 +14,7 @@ mod client;
 mod demo;
 mod enrolment;
 mod family_days;
+mod faults;
 mod floods;
 mod health;
 mod living_labs;
