@@ -5,8 +5,9 @@
 //! same row; on SQLite writers are serialised anyway. Taking a message counts an attempt and
 //! moves its `next_attempt_at` to the end of a lease, so a message whose worker died is taken
 //! again once the lease ends. The batch is sent over pooled SMTP connections, a few at once,
-//! and the outcome written in one transaction ([`record`]): sent, retried after an exponential
-//! back-off, or dead after `max_attempts` (or at once on a permanent refusal).
+//! and each outcome written as soon as it is known ([`record`], with the others finished
+//! meanwhile): sent, retried after an exponential back-off, or dead after `max_attempts` (or at
+//! once on a permanent refusal).
 //!
 //! A message is sent at least once; the narrow window in which a worker dies after the SMTP
 //! server took a message and before [`record`] (a resend after the lease) is covered by the
@@ -437,26 +438,7 @@ pub async fn drain_once(state: &AppState, mailer: &Arc<Mailer>) -> ApiResult<usi
     if taken == 0 {
         return Ok(0);
     }
-    let outcomes = send_all(mailer, claimed, config.concurrency.max(1)).await;
-    for (id, attempts, result) in &outcomes {
-        match result {
-            Ok(()) => tracing::debug!(message = %id, "email sent"),
-            Err(failure) => tracing::warn!(
-                message = %id,
-                attempts,
-                permanent = failure.permanent,
-                "email not delivered"
-            ),
-        }
-    }
-    let (max, base, cap) = (
-        config.max_attempts,
-        config.retry_base_ms,
-        config.retry_max_seconds,
-    );
-    state
-        .write(move |conn| record(conn, &outcomes, Utc::now(), max, base, cap))
-        .await?;
+    send_and_record(state, mailer, claimed, &config).await?;
     Ok(taken)
 }
 
@@ -464,13 +446,16 @@ fn log_failure(error: &ApiError) {
     tracing::warn!(error = %error, "email outbox unavailable");
 }
 
-/// Sends a batch, `concurrency` at a time.
-pub async fn send_all(
+/// Sends a batch, `concurrency` at a time, and records each outcome as soon as it is known
+/// (with any others finished meanwhile, in one transaction): a worker killed mid-batch leaves
+/// only the messages then in flight to be sent again after the lease.
+async fn send_and_record(
+    state: &AppState,
     mailer: &Arc<Mailer>,
     claimed: Vec<Claimed>,
-    concurrency: usize,
-) -> Vec<Outcome> {
-    let permits = Arc::new(tokio::sync::Semaphore::new(concurrency));
+    config: &crate::config::MailConfig,
+) -> ApiResult<()> {
+    let permits = Arc::new(tokio::sync::Semaphore::new(config.concurrency.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
     for message in claimed {
         let mailer = Arc::clone(mailer);
@@ -481,15 +466,42 @@ pub async fn send_all(
             (message.id, message.attempts, result)
         });
     }
-    let mut outcomes = Vec::new();
-    while let Some(done) = tasks.join_next().await {
-        match done {
-            Ok(outcome) => outcomes.push(outcome),
-            // A delivery task that panicked: its message comes back after the lease.
-            Err(error) => tracing::error!(error = %error, "an email delivery task failed"),
+    let (max, base, cap) = (
+        config.max_attempts,
+        config.retry_base_ms,
+        config.retry_max_seconds,
+    );
+    while let Some(first) = tasks.join_next().await {
+        let mut finished = vec![first];
+        while let Some(more) = tasks.try_join_next() {
+            finished.push(more);
+        }
+        let mut outcomes: Vec<Outcome> = Vec::with_capacity(finished.len());
+        for done in finished {
+            match done {
+                Ok(outcome) => outcomes.push(outcome),
+                // A delivery task that panicked: its message comes back after the lease.
+                Err(error) => tracing::error!(error = %error, "an email delivery task failed"),
+            }
+        }
+        for (id, attempts, result) in &outcomes {
+            match result {
+                Ok(()) => tracing::debug!(message = %id, "email sent"),
+                Err(failure) => tracing::warn!(
+                    message = %id,
+                    attempts,
+                    permanent = failure.permanent,
+                    "email not delivered"
+                ),
+            }
+        }
+        if !outcomes.is_empty() {
+            state
+                .write(move |conn| record(conn, &outcomes, Utc::now(), max, base, cap))
+                .await?;
         }
     }
-    outcomes
+    Ok(())
 }
 
 #[cfg(test)]

@@ -247,6 +247,55 @@ both_backends! {
         assert_eq!(outbox(&app, &admin, "sent").await.len(), before + 30);
     }
 
+    async fn a_delivering_instance_killed_again_and_again_loses_no_email(backend: Backend) {
+        const ROUNDS: usize = 3;
+        const PER_ROUND: usize = 15;
+        let sink = SmtpSink::start();
+        // Short leases: what a killed worker held is taken by another after two seconds.
+        let app = TestApp::spawn_with(backend, |config| {
+            smtp(&sink)(config);
+            config.mail.lease_seconds = 2;
+        })
+        .await;
+        let v = app.visits_demo().await;
+        let admin = app.login_as(DemoUser::Admin).await;
+        let social = app.login_as(DemoUser::SocialWorker).await;
+        let before = settle(&app, &admin, &sink).await;
+        let mut node = app.spawn_process_instance().await;
+        for round in 0..ROUNDS {
+            // Messages written through the process instance, which delivers too, and is killed
+            // while the workers are at it.
+            let calls: Vec<_> = (0..PER_ROUND)
+                .map(|_| email_code(&node, &social, v.a.id, v.a.member("Fatima Benali")))
+                .collect();
+            for response in futures_util::future::join_all(calls).await {
+                assert_eq!(response.status(), 201);
+            }
+            let delay = std::time::Duration::from_millis(20 + 60 * round as u64);
+            tokio::time::sleep(delay).await;
+            node.kill();
+            eprintln!("{backend:?} round {round}: killed {delay:?} after {PER_ROUND} messages were written");
+            node.restart().await;
+        }
+        let total = before + ROUNDS * PER_ROUND;
+        drained(&app, &admin).await;
+        let sent = outbox(&app, &admin, "sent").await;
+        assert_eq!(sent.len(), total, "every message is sent");
+        let mails = sink.wait_for(total).await;
+        // None lost: every message's Message-ID arrived.
+        let mut arrived: Vec<&str> = mails.iter().map(|m| m.message_id.as_str()).collect();
+        arrived.sort();
+        arrived.dedup();
+        assert_eq!(arrived.len(), total, "each message arrived");
+        // A message whose delivery was cut between the SMTP server's acceptance and its row
+        // being marked sent is sent again after the lease, with the same Message-ID (so a mail
+        // program shows it once). Outcomes are written as they come: per kill, at most those
+        // in flight and those finished while the last outcomes were being written.
+        let again = mails.len() - arrived.len();
+        eprintln!("{backend:?}: {total} messages, {again} delivered again after a kill");
+        assert!(again <= ROUNDS * 2 * app.config.mail.concurrency, "{again} sent again");
+    }
+
     async fn a_refused_address_is_a_dead_letter_an_administrator_sends_again(backend: Backend) {
         let mut sink = SmtpSink::start_rejecting(&[FATIMA]);
         let app = TestApp::spawn_with(backend, smtp(&sink)).await;
