@@ -208,7 +208,16 @@ impl ResponseError for ApiError {
 
 impl From<diesel::result::Error> for ApiError {
     fn from(e: diesel::result::Error) -> Self {
-        Self::Internal(anyhow::anyhow!(redacted_db_error(&e)))
+        use diesel::result::{DatabaseErrorKind, Error};
+        match e {
+            // The database went away under a pooled connection (a restart, a failover): the
+            // pool replaces the connection at its next checkout; the caller may try again.
+            Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _,
+            ) => Self::Unavailable(anyhow::anyhow!(redacted_db_error(&e))),
+            e => Self::Internal(anyhow::anyhow!(redacted_db_error(&e))),
+        }
     }
 }
 

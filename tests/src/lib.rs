@@ -35,7 +35,7 @@ pub mod web;
 
 pub use app::{Backend, TestApp};
 pub use assertions::{assert_error, expect_json, expect_status};
-pub use database::{postgres_admin_url, require_postgres};
+pub use database::{PrivatePostgres, postgres_admin_url, require_postgres};
 pub use demo::{
     DEMO_PASSWORD, DemoData, DemoUser, FAMILY_A_LABEL, FAMILY_B_LABEL, FAMILY_C_LABEL, member_named,
 };

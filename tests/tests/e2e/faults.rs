@@ -1,14 +1,18 @@
 //! Faults: a server instance in a process of its own, killed with SIGKILL (`kill -9`) at a
 //! random moment while families book the last places through it, then started again. What it
 //! acknowledged stays, no slot is overbooked, no place is held without a confirmed visit, and
-//! the other instance serves throughout.
+//! the other instance serves throughout. And the database going away under load (PostgreSQL
+//! stopped and started again; SQLite locked by another process): the server answers 503 while
+//! it is gone, never 500, and serves again by itself when it is back.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use chrono::Weekday;
 use reguide_tests::protocol::visits::{VisitRequest, VisitType};
 use reguide_tests::visits::{REQUESTS, next_weekday};
-use reguide_tests::{DemoUser, TestApp, both_backends, expect_json};
+use reguide_tests::{
+    Backend, DEMO_PASSWORD, DemoUser, PrivatePostgres, TestApp, both_backends, expect_json,
+};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -96,5 +100,118 @@ both_backends! {
         let late = app.new_visiting_family(&admin, haren, "Late family").await;
         let resp = node.post_json(REQUESTS, Some(&admin), &late.table_request(t.id, d)).await;
         assert_eq!(resp.status().as_u16(), 201);
+    }
+
+    async fn the_server_recovers_by_itself_when_its_database_goes_away_under_load(backend: Backend) {
+        // PostgreSQL: a server of the test's own, which it stops and starts.
+        let private = match backend {
+            Backend::Postgres => match PrivatePostgres::start() {
+                Some(pg) => Some(pg),
+                None if std::env::var("CI").is_ok_and(|v| v == "true") => {
+                    panic!("a PostgreSQL of the test's own could not be started (CI=true)")
+                }
+                None => {
+                    eprintln!("skipping: no PostgreSQL programs or postgres user to run one");
+                    return;
+                }
+            },
+            Backend::Sqlite => None,
+        };
+        let url = private.as_ref().map(PrivatePostgres::url);
+        let app = TestApp::spawn_with(backend, move |config| {
+            if let Some(url) = url {
+                config.database_url = Some(url.into());
+            }
+        })
+        .await;
+        let social = app.login_as(DemoUser::SocialWorker).await;
+        let started = std::time::Instant::now();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut load = tokio::task::JoinSet::new();
+        for worker in 0..6 {
+            let (client, stop, social) = (app.client.clone(), stop.clone(), social.clone());
+            let (families, login) = (app.url("/api/v1/families"), app.url("/api/v1/auth/login"));
+            load.spawn(async move {
+                let mut seen = Vec::new();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    // Reads, and sign-ins, which write.
+                    let request = if worker % 2 == 0 {
+                        client.get(&families).bearer_auth(&social)
+                    } else {
+                        client.post(&login).json(&serde_json::json!({
+                            "email": DemoUser::Coordinator.email(),
+                            "password": DEMO_PASSWORD,
+                        }))
+                    };
+                    let status = match request.send().await {
+                        Ok(resp) => resp.status().as_u16(),
+                        Err(_) => 0,
+                    };
+                    seen.push((started.elapsed(), status));
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                seen
+            });
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        // The outage: two seconds without the database.
+        let outage = started.elapsed();
+        match &private {
+            Some(pg) => {
+                tokio::task::block_in_place(|| pg.stop());
+                let url = pg.url();
+                let refused = tokio::task::block_in_place(move || {
+                    use diesel::Connection as _;
+                    diesel::PgConnection::establish(&url).is_err()
+                });
+                assert!(refused, "PostgreSQL is down");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                tokio::task::block_in_place(|| pg.start_again());
+            }
+            None => {
+                // Another process holds SQLite's write lock: writers wait (busy timeout).
+                let path = app.config.data_dir.join("reguide.db");
+                tokio::task::block_in_place(|| {
+                    let mut lock = std::process::Command::new("python3")
+                        .arg("-c")
+                        .arg(format!(
+                            "import sqlite3, time; c = sqlite3.connect({:?}, isolation_level=None); \
+                             c.execute('BEGIN EXCLUSIVE'); time.sleep(2); c.execute('COMMIT')",
+                            path.display().to_string()
+                        ))
+                        .spawn()
+                        .expect("python3");
+                    assert!(lock.wait().expect("the lock holder").success());
+                });
+            }
+        }
+        let back = started.elapsed();
+        // Served again by itself: no restart of the server.
+        let recovered = loop {
+            let resp = app.get("/api/v1/families", Some(&social)).await;
+            if resp.status() == 200 {
+                break started.elapsed();
+            }
+            assert!(started.elapsed() < back + Duration::from_secs(20), "the server did not recover");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut seen = Vec::new();
+        while let Some(done) = load.join_next().await {
+            seen.extend(done.expect("a load task"));
+        }
+        let unavailable = seen.iter().filter(|(_, s)| *s == 503).count();
+        eprintln!(
+            "{backend:?}: {} requests; outage {outage:?}..{back:?}, served again at {recovered:?}; {unavailable} answered 503",
+            seen.len()
+        );
+        // While it was gone: requests waited for a connection, or were told 503 (try again);
+        // never a 500 or a dropped connection.
+        let wrong: Vec<_> = seen.iter().filter(|(_, s)| ![200, 503].contains(s)).collect();
+        assert!(wrong.is_empty(), "{wrong:?}");
+        // Once back, everything is served.
+        let late: Vec<_> = seen.iter().filter(|(at, s)| *at > recovered && *s != 200).collect();
+        assert!(late.is_empty(), "{late:?}");
     }
 }
