@@ -22,6 +22,7 @@ mod mail;
 mod migrations;
 mod privacy;
 mod retention;
+mod scenario;
 mod steps;
 mod sync;
 mod sync_convergence;
