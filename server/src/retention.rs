@@ -24,7 +24,7 @@ use crate::audit::{self, Object};
 use crate::auth::principal::{load_grants, parse_id};
 use crate::db::DbConn;
 use crate::db::schema::{
-    action_links, api_tokens, caseload_requests, enrolment_codes, families,
+    action_links, api_tokens, audit_log, caseload_requests, enrolment_codes, families,
     family_day_registrations, family_days, family_members, living_lab_invitations, login_throttle,
     outbox, visit_requests, visit_slots,
 };
@@ -210,10 +210,7 @@ pub fn delete_case(
     diesel::delete(caseload_requests::table.filter(caseload_requests::family_id.eq(&id)))
         .execute(conn)?;
     diesel::delete(action_links::table.filter(action_links::family_id.eq(&id))).execute(conn)?;
-    diesel::delete(
-        crate::db::schema::audit_log::table.filter(crate::db::schema::audit_log::object_id.eq(&id)),
-    )
-    .execute(conn)?;
+    diesel::delete(audit_log::table.filter(audit_log::object_id.eq(&id))).execute(conn)?;
     // The rest (document, visits, registrations, caseloads, detainee links, waiting lists)
     // goes with the family.
     diesel::delete(families::table.find(&id)).execute(conn)?;

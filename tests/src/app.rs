@@ -126,10 +126,7 @@ impl TestApp {
     /// shares nothing with this one but the database, and [`TestApp::kill`] stops it dead.
     /// Keep `self` alive for as long as this one is used.
     pub async fn spawn_process_instance(&self) -> TestApp {
-        let config = self.config.clone();
-        let node = tokio::task::spawn_blocking(move || Node::start(&config))
-            .await
-            .expect("start a server process");
+        let node = start_node(&self.config).await;
         let port = node.port;
         self.instance(port, Server::Process(node))
     }
@@ -164,10 +161,7 @@ impl TestApp {
         let (port, server) = match &self.server {
             Server::Task { .. } => start(self.backend, self.config.clone()).await,
             Server::Process(_) => {
-                let config = self.config.clone();
-                let node = tokio::task::spawn_blocking(move || Node::start(&config))
-                    .await
-                    .expect("start a server process");
+                let node = start_node(&self.config).await;
                 (node.port, Server::Process(node))
             }
         };
@@ -345,6 +339,14 @@ enum Server {
     },
     /// A process of its own (killed when dropped).
     Process(Node),
+}
+
+/// Starts a server process with `config`, off the async test's thread.
+async fn start_node(config: &Config) -> Node {
+    let config = config.clone();
+    tokio::task::spawn_blocking(move || Node::start(&config))
+        .await
+        .expect("start a server process")
 }
 
 /// Builds the application (migrations, demo data) and serves it in the background.

@@ -4,7 +4,6 @@
 //! and its old history dropped, on the server now and on each device at its next sync (the
 //! sync's `Replaced` answer). The audit log keeps one entry: that the request was carried out.
 
-use automerge::Automerge;
 use diesel::prelude::*;
 use reguide_protocol::doc::erase::erase_member;
 use reguide_protocol::privacy::{PrivacyKind, PrivacyState};
@@ -55,7 +54,8 @@ pub fn erase(conn: &mut DbConn, principal: &Principal, id: Uuid) -> ApiResult<()
         }
     }
     erase_records(conn, member, account.as_deref())?;
-    rewrite_document(conn, family, &stored.doc, member)?;
+    // The family's document written anew without them, its old history dropped.
+    store::rewrite(conn, family, &stored.doc, |data| erase_member(data, member))?;
     privacy::close(conn, principal, id, PrivacyState::Done, None)?;
     audit::record(
         conn,
@@ -114,14 +114,4 @@ pub(crate) fn erase_records(
     // Enrolment codes, visitor lists and visits' visitor lines go with the member.
     diesel::delete(family_members::table.find(&id)).execute(conn)?;
     Ok(())
-}
-
-/// The family's document written anew without the member, its old history dropped.
-fn rewrite_document(
-    conn: &mut DbConn,
-    family: reguide_protocol::FamilyId,
-    old: &Automerge,
-    member: MemberId,
-) -> ApiResult<()> {
-    store::rewrite(conn, family, old, |data| erase_member(data, member))
 }
