@@ -24,15 +24,15 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use automerge::sync::{State, SyncDoc};
-use automerge::transaction::Transaction;
-use automerge::{ActorId, Automerge, Change, ChangeHash, ScalarValue};
+use automerge::{Automerge, Change, ScalarValue};
 use futures_util::future::join_all;
-use reguide_protocol::api::{EnrolResponse, EnrolmentCode, Family, Member, TokenResponse};
+use reguide_protocol::api::TokenResponse;
 use reguide_protocol::doc::status::AppointmentEventKind;
-use reguide_protocol::doc::write::{self, NewDocAppointment};
-use reguide_protocol::doc::{DocError, FamilyDoc, Writer, check_change};
-use reguide_protocol::sync::{CONTENT_TYPE, ResponseKind, SyncRequest, SyncResponse};
-use reguide_protocol::{AccountId, FamilyId, MemberId};
+use reguide_protocol::doc::{FamilyDoc, Writer, check_change};
+use reguide_protocol::sync::{CONTENT_TYPE, ResponseKind, SyncResponse};
+use reguide_protocol::{AccountId, MemberId};
+use reguide_tests::device::{Device, enrolled_family, sorted};
+use reguide_tests::machine::{CpuUse, cpu_sample, mib, proc_status, quantile, reset_peak};
 use reguide_tests::{Backend, DEMO_PASSWORD, DemoUser, TestApp, expect_json, require_postgres};
 use serde_json::json;
 
@@ -46,8 +46,6 @@ const WARM_UP: Duration = Duration::from_secs(1);
 const MEASURE: Duration = Duration::from_secs(5);
 /// Cores of the machine the figures in docs/BENCHMARKS.md come from.
 const CORES: f64 = 2.0;
-/// 2030-01-01 00:00 UTC: the instants the bench writes into events.
-const BASE_MS: i64 = 1_893_456_000_000;
 
 /// Set in the processes the bench starts for each part: `<backend>:<part>`.
 const PART_VAR: &str = "SYNC_BENCH_PART";
@@ -101,166 +99,9 @@ async fn run_part(part: &str) {
     }
     println!(
         "memory of this process (server and client in one): peak {}, resident at the end {}",
-        mib(proc_status("VmHWM:")),
-        mib(proc_status("VmRSS:")),
+        mib(proc_status(None, "VmHWM:")),
+        mib(proc_status(None, "VmRSS:")),
     );
-}
-
-// ---- A device ------------------------------------------------------------------------------
-
-/// A phone: its token, its actor, its copy of the document and the server heads it last saw.
-#[derive(Debug)]
-struct Device {
-    token: String,
-    actor: ActorId,
-    member: MemberId,
-    family: FamilyId,
-    doc: Option<Automerge>,
-    server_heads: Vec<ChangeHash>,
-    /// The staff account appointments are proposed with.
-    staff: AccountId,
-    /// Ids of the appointments the device proposed.
-    entries: Vec<String>,
-    changes_made: usize,
-}
-
-impl Device {
-    fn new(session: TokenResponse, member: MemberId, family: FamilyId, staff: AccountId) -> Self {
-        let device = session.device.expect("a device is enrolled");
-        Self {
-            actor: ActorId::from(hex::decode(&device.actor_id).expect("hex actor id")),
-            token: session.token,
-            member,
-            family,
-            doc: None,
-            server_heads: Vec::new(),
-            staff,
-            entries: Vec::new(),
-            changes_made: 0,
-        }
-    }
-
-    fn path(&self) -> String {
-        format!("/api/v1/families/{}/sync", self.family)
-    }
-
-    fn doc(&self) -> &Automerge {
-        self.doc.as_ref().expect("synced once")
-    }
-
-    /// The request this device would send now.
-    fn request(&self) -> Vec<u8> {
-        let changes = self
-            .doc
-            .as_ref()
-            .map(|doc| doc.save_after(&self.server_heads))
-            .unwrap_or_default();
-        SyncRequest {
-            heads: self.server_heads.clone(),
-            changes,
-        }
-        .encode()
-        .expect("encode")
-    }
-
-    /// Applies a successful response, as a client does.
-    fn absorb(&mut self, response: &SyncResponse) {
-        self.server_heads = reguide_tests::sync::absorb(&mut self.doc, &self.actor, response);
-    }
-
-    /// Whether the device's document and the server's (as last answered) are the same.
-    fn in_step(&self) -> bool {
-        sorted(self.doc().get_heads()) == sorted(self.server_heads.clone())
-    }
-
-    /// One small change through the family write helpers, as the app makes it: an appointment
-    /// proposed now and then (when `n % 25 == 12`, or when there is none), otherwise the family's
-    /// answer to one of the last four proposed. `checked` runs it through `write::checked`, the
-    /// policy check the app makes before every commit (a fork and a diff of the whole document);
-    /// without it the change goes into a plain transaction (the server checks it either way).
-    fn small_change(&mut self, checked: bool) {
-        let (member, staff, n) = (self.member, self.staff, self.changes_made);
-        let at = BASE_MS + i64::try_from(n).unwrap_or(0) * 60_000;
-        let len = self.entries.len();
-        let target =
-            (len > 0 && n % 25 != 12).then(|| self.entries[len - 1 - n % len.min(4)].clone());
-        let edit = |tx: &mut Transaction<'_>| -> Result<Option<String>, DocError> {
-            match &target {
-                None => {
-                    let appointment = NewDocAppointment {
-                        with_account: staff,
-                        starts_at: at + 7 * 86_400_000,
-                        place: "Maison de justice, bureau 2".into(),
-                        purpose: "Dossier de visite".into(),
-                        step_id: None,
-                    };
-                    write::propose_appointment(tx, member, appointment, at).map(Some)
-                }
-                Some(id) => {
-                    let answer = [
-                        AppointmentEventKind::Accepted,
-                        AppointmentEventKind::Tentative,
-                        AppointmentEventKind::Declined,
-                    ][n % 3];
-                    write::answer_appointment(tx, member, id, answer, at).map(|_| None)
-                }
-            }
-        };
-        let doc = self.doc.as_mut().expect("synced once");
-        let opened = if checked {
-            write::checked(doc, Writer::FamilyDevice { member_id: member }, edit)
-        } else {
-            let mut tx = doc.transaction();
-            let opened = edit(&mut tx);
-            tx.commit();
-            opened
-        };
-        self.entries
-            .extend(opened.expect("a change the write policy accepts"));
-        self.changes_made += 1;
-    }
-
-    /// Syncs over the harness's HTTP client, expecting success.
-    async fn sync(&mut self, app: &TestApp) -> SyncResponse {
-        let resp = app
-            .post_raw(
-                &self.path(),
-                Some(&self.token),
-                CONTENT_TYPE,
-                self.request(),
-            )
-            .await;
-        let status = resp.status();
-        let bytes = resp.bytes().await.expect("body");
-        assert_eq!(
-            status,
-            200,
-            "sync refused: {}",
-            String::from_utf8_lossy(&bytes)
-        );
-        let response = SyncResponse::decode(&bytes).expect("a valid response frame");
-        self.absorb(&response);
-        response
-    }
-
-    /// Syncs over a plain TCP connection that counts every byte.
-    async fn sync_counted(&mut self, app: &TestApp) -> (SyncResponse, Exchange) {
-        let exchange = post_counted(app.port, &self.path(), &self.token, self.request()).await;
-        assert_eq!(
-            exchange.status,
-            200,
-            "sync refused: {}",
-            String::from_utf8_lossy(&exchange.response_body)
-        );
-        let response = SyncResponse::decode(&exchange.response_body).expect("a valid frame");
-        self.absorb(&response);
-        (response, exchange)
-    }
-}
-
-fn sorted(mut heads: Vec<ChangeHash>) -> Vec<ChangeHash> {
-    heads.sort();
-    heads
 }
 
 /// Fatima signs in on a new device named `name`.
@@ -275,6 +116,20 @@ async fn fatima_device(app: &TestApp, name: &str, staff: AccountId) -> Device {
     let me = app.me(&session.token).await;
     let membership = me.member_of.first().expect("Fatima is a family member");
     Device::new(session, membership.member_id, membership.family_id, staff)
+}
+
+/// Syncs over a plain TCP connection that counts every byte.
+async fn sync_counted(device: &mut Device, app: &TestApp) -> (SyncResponse, Exchange) {
+    let exchange = post_counted(app.port, &device.path(), &device.token, device.request()).await;
+    assert_eq!(
+        exchange.status,
+        200,
+        "sync refused: {}",
+        String::from_utf8_lossy(&exchange.response_body)
+    );
+    let response = SyncResponse::decode(&exchange.response_body).expect("a valid frame");
+    device.absorb(&response);
+    (response, exchange)
 }
 
 // ---- Counting bytes on the wire ------------------------------------------------------------
@@ -538,7 +393,7 @@ async fn long_history(app: &TestApp) {
 
     // A new device's first sync on the demo family's fresh document.
     let mut phone = fatima_device(app, "Phone", staff).await;
-    let (first, wire) = phone.sync_counted(app).await;
+    let (first, wire) = sync_counted(&mut phone, app).await;
     assert_eq!(first.kind, ResponseKind::FullDocument);
     println!("\n-- first sync of a new device, fresh demo document");
     first_sync_report(&phone, &wire);
@@ -580,7 +435,7 @@ async fn long_history(app: &TestApp) {
 
     // A second device's first sync now gets the 10,000-change document.
     let mut tablet = fatima_device(app, "Tablet", staff).await;
-    let (first, wire) = tablet.sync_counted(app).await;
+    let (first, wire) = sync_counted(&mut tablet, app).await;
     assert_eq!(first.kind, ResponseKind::FullDocument);
     println!("\n-- first sync of a new device, document with {HISTORY} changes in its history");
     first_sync_report(&tablet, &wire);
@@ -597,7 +452,7 @@ async fn long_history(app: &TestApp) {
         let checked_write = started.elapsed();
         let heads_sent = phone.server_heads.clone();
         let change = phone.doc().save_after(&heads_sent);
-        let (answer, wire) = phone.sync_counted(app).await;
+        let (answer, wire) = sync_counted(&mut phone, app).await;
         assert_eq!(answer.kind, ResponseKind::Changes);
         assert!(
             phone.in_step(),
@@ -771,156 +626,6 @@ fn print_automerge(what: &str, run: &AutomergeRun) {
 
 /// A new family with one member, enrolled on one device through a code, synced once, with one
 /// appointment opened so that each later change is a small answer to it.
-async fn new_family(app: &TestApp, admin: &str, staff: AccountId, n: usize) -> Device {
-    let family: Family = expect_json(
-        app.post_json(
-            "/api/v1/families",
-            Some(admin),
-            &json!({ "label": format!("Sync bench family {n}") }),
-        )
-        .await,
-        201,
-    )
-    .await;
-    let member: Member = expect_json(
-        app.post_json(
-            &format!("/api/v1/families/{}/members", family.id),
-            Some(admin),
-            &json!({
-                "display_name": format!("Member {n}"),
-                "relation": "parent",
-                "preferred_language": "fr",
-                "birth_date": "1980-05-01",
-            }),
-        )
-        .await,
-        201,
-    )
-    .await;
-    let path = format!(
-        "/api/v1/families/{}/members/{}/enrolment-codes",
-        family.id, member.id
-    );
-    let code: EnrolmentCode = expect_json(app.post_empty(&path, Some(admin)).await, 201).await;
-    let body = json!({
-        "code": code.code,
-        "password": "a long enough secret",
-        "device_name": "phone",
-    });
-    let enrolled: EnrolResponse =
-        expect_json(app.post_json("/api/v1/auth/enrol", None, &body).await, 200).await;
-    let mut device = Device::new(enrolled.session, member.id, family.id, staff);
-    device.sync(app).await;
-    device.small_change(true);
-    device.sync(app).await;
-    device
-}
-
-fn proc_status(field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status.lines().find_map(|l| {
-        l.strip_prefix(field)?
-            .trim()
-            .strip_suffix("kB")?
-            .trim()
-            .parse()
-            .ok()
-    })
-}
-
-/// Resets the process's peak resident size (Linux: `5` to `clear_refs`).
-fn reset_peak() -> bool {
-    std::fs::write("/proc/self/clear_refs", "5").is_ok()
-}
-
-/// User and system CPU seconds in the text of a `/proc/<pid>/stat`, and the command name.
-fn stat_seconds(stat: &str) -> Option<(&str, f64)> {
-    let (head, after) = stat.rsplit_once(')')?;
-    let name = head.split_once('(')?.1;
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    // USER_HZ is 100 on Linux.
-    Some((name, ticks as f64 / 100.0))
-}
-
-/// CPU seconds used so far: by this process (server and load generator), by PostgreSQL's
-/// processes, and by the whole machine (busy and available, all cores).
-#[derive(Clone, Copy, Debug, Default)]
-struct CpuSample {
-    process: f64,
-    postgres: f64,
-    busy: f64,
-    total: f64,
-}
-
-fn cpu_sample() -> CpuSample {
-    let mut sample = CpuSample::default();
-    if let Ok(stat) = std::fs::read_to_string("/proc/self/stat") {
-        sample.process = stat_seconds(&stat).map_or(0.0, |(_, s)| s);
-    }
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let is_pid = entry
-            .file_name()
-            .to_str()
-            .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()));
-        if !is_pid {
-            continue;
-        }
-        if let Ok(stat) = std::fs::read_to_string(entry.path().join("stat"))
-            && let Some(("postgres", seconds)) = stat_seconds(&stat)
-        {
-            sample.postgres += seconds;
-        }
-    }
-    if let Ok(stat) = std::fs::read_to_string("/proc/stat")
-        && let Some(line) = stat.lines().next().and_then(|l| l.strip_prefix("cpu "))
-    {
-        let v: Vec<f64> = line
-            .split_whitespace()
-            .take(8)
-            .filter_map(|f| f.parse::<f64>().ok())
-            .collect();
-        let idle = v.get(3).copied().unwrap_or(0.0) + v.get(4).copied().unwrap_or(0.0);
-        let all: f64 = v.iter().sum();
-        sample.busy = (all - idle) / 100.0;
-        sample.total = all / 100.0;
-    }
-    sample
-}
-
-/// Where the CPU time between two samples went.
-#[derive(Clone, Copy, Debug)]
-struct CpuUse {
-    process: f64,
-    postgres: f64,
-    other: f64,
-    available: f64,
-}
-
-impl CpuUse {
-    fn between(a: CpuSample, b: CpuSample) -> Self {
-        let (process, postgres) = (b.process - a.process, b.postgres - a.postgres);
-        Self {
-            process,
-            postgres,
-            other: (b.busy - a.busy - process - postgres).max(0.0),
-            available: b.total - a.total,
-        }
-    }
-
-    fn describe(&self) -> String {
-        format!(
-            "this process {:.2} s, PostgreSQL {:.2} s, anything else on the machine {:.2} s, of \
-             {:.2} s",
-            self.process, self.postgres, self.other, self.available
-        )
-    }
-}
-
-fn mib(kb: Option<u64>) -> String {
-    kb.map_or("?".into(), |kb| format!("{:.0} MiB", kb as f64 / 1024.0))
-}
-
 /// What a load run measured.
 #[derive(Debug)]
 struct Load {
@@ -959,11 +664,11 @@ impl Load {
 /// spread evenly), for `WARM_UP` then `MEASURE`; only syncs sent and answered inside the
 /// measured window count.
 async fn load(app: &TestApp, devices: Vec<Device>, every: Option<Duration>) -> (Vec<Device>, Load) {
-    let before = cpu_sample();
+    let before = cpu_sample(&[]);
     tokio::time::sleep(Duration::from_secs(1)).await;
     println!(
         "    one second before the run (no syncs): {}",
-        CpuUse::between(before, cpu_sample()).describe()
+        CpuUse::between(before, cpu_sample(&[])).describe()
     );
     let client = reqwest::Client::new();
     let start = Instant::now();
@@ -1016,9 +721,9 @@ async fn load(app: &TestApp, devices: Vec<Device>, every: Option<Duration>) -> (
         })
         .collect();
     tokio::time::sleep_until(window.0.into()).await;
-    let cpu_start = cpu_sample();
+    let cpu_start = cpu_sample(&[]);
     tokio::time::sleep_until(window.1.into()).await;
-    let cpu = CpuUse::between(cpu_start, cpu_sample());
+    let cpu = CpuUse::between(cpu_start, cpu_sample(&[]));
     let (mut devices, mut latencies, mut errors) = (Vec::new(), Vec::new(), 0);
     for result in join_all(tasks).await {
         let (device, l, e) = result.expect("a load task");
@@ -1027,17 +732,11 @@ async fn load(app: &TestApp, devices: Vec<Device>, every: Option<Duration>) -> (
         errors += e;
     }
     latencies.sort();
-    let pick = |q: f64| {
-        latencies
-            .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-    };
     let figures = Load {
         syncs: latencies.len(),
         per_second: latencies.len() as f64 / MEASURE.as_secs_f64(),
-        p50: pick(0.50),
-        p99: pick(0.99),
+        p50: quantile(&latencies, 0.50),
+        p99: quantile(&latencies, 0.99),
         errors,
         cpu,
     };
@@ -1052,22 +751,33 @@ async fn throughput(app: &TestApp) {
     // Four at a time: each enrolment hashes a password with argon2 (19 MiB), and memory the
     // allocator took for that stays with the process.
     for chunk in (0..FAMILIES).collect::<Vec<_>>().chunks(4) {
-        devices.extend(join_all(chunk.iter().map(|&n| new_family(app, &admin, staff, n))).await);
+        let labels: Vec<String> = chunk
+            .iter()
+            .map(|n| format!("Sync bench family {n}"))
+            .collect();
+        devices.extend(
+            join_all(
+                labels
+                    .iter()
+                    .map(|label| enrolled_family(app, &admin, staff, label)),
+            )
+            .await,
+        );
     }
     println!(
         "\n-- throughput: {FAMILIES} families set up through the API (family, member, \
          enrolment code, enrolment, first sync, one appointment proposed and synced) in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    let peak_setup = proc_status("VmHWM:");
-    let reset = reset_peak();
-    let rss_start = proc_status("VmRSS:");
+    let peak_setup = proc_status(None, "VmHWM:");
+    let reset = reset_peak(None);
+    let rss_start = proc_status(None, "VmRSS:");
 
     let (devices, saturated) = load(app, devices, None).await;
     saturated.print(&format!(
         "{FAMILIES} families at once, each syncing again as soon as answered"
     ));
-    let peak_run = proc_status("VmHWM:");
+    let peak_run = proc_status(None, "VmHWM:");
     let rise = rss_start
         .zip(peak_run)
         .map(|(start, peak)| format!(", {:.0} MiB over", (peak as f64 - start as f64) / 1024.0))

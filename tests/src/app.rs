@@ -154,6 +154,14 @@ impl TestApp {
         }
     }
 
+    /// The process id of a process instance; `None` for one that runs in the test's process.
+    pub fn pid(&self) -> Option<u32> {
+        match &self.server {
+            Server::Process(node) => Some(node.pid()),
+            Server::Task { .. } => None,
+        }
+    }
+
     /// Stops the server and starts a new one on the same database and configuration (on a new
     /// port): what an upgrade or a crash and restart does.
     pub async fn restart(&mut self) {

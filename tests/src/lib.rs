@@ -26,6 +26,8 @@ mod assertions;
 pub mod browser;
 mod database;
 mod demo;
+pub mod device;
+pub mod machine;
 pub mod mail;
 pub mod node;
 pub mod phones;

@@ -1,13 +1,18 @@
 //! Faults: a server instance in a process of its own, killed with SIGKILL (`kill -9`) at a
-//! random moment while families book the last places through it, then started again. What it
-//! acknowledged stays, no slot is overbooked, no place is held without a confirmed visit, and
+//! random moment while families book the last places through it, or while phones sync their
+//! family documents through it, then started again. What it acknowledged stays (bookings, and
+//! every change of an acknowledged sync, checked in the stored document before any phone sends
+//! again), no slot is overbooked, no place is held without a confirmed visit, and
 //! the other instance serves throughout. And the database going away under load (PostgreSQL
 //! stopped and started again; SQLite locked by another process): the server answers 503 while
 //! it is gone, never 500, and serves again by itself when it is back.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use automerge::{ChangeHash, ReadDoc};
 use chrono::Weekday;
+use reguide_tests::device::enrolled_family;
+use reguide_tests::protocol::sync::{CONTENT_TYPE, SyncResponse};
 use reguide_tests::protocol::visits::{VisitRequest, VisitType};
 use reguide_tests::visits::{REQUESTS, next_weekday};
 use reguide_tests::{
@@ -100,6 +105,103 @@ both_backends! {
         let late = app.new_visiting_family(&admin, haren, "Late family").await;
         let resp = node.post_json(REQUESTS, Some(&admin), &late.table_request(t.id, d)).await;
         assert_eq!(resp.status().as_u16(), 201);
+    }
+
+    async fn a_killed_instance_loses_no_acknowledged_sync(app: TestApp) {
+        const ROUNDS: usize = 4;
+        const PHONES: usize = 4;
+        let admin = app.login_as(DemoUser::Admin).await;
+        let staff = app.demo_data().await.account(DemoUser::SocialWorker);
+        let mut phones = Vec::new();
+        for n in 0..PHONES {
+            phones.push(enrolled_family(&app, &admin, staff, &format!("Sync fault family {n}")).await);
+        }
+        let mut node = app.spawn_process_instance().await;
+
+        // Per phone, the server heads of every sync the killed instance acknowledged.
+        let mut acknowledged: Vec<Vec<ChangeHash>> = vec![Vec::new(); PHONES];
+        let (mut answered, mut cut_off) = (0, 0);
+        for round in 0..ROUNDS {
+            // Each phone changes its document and syncs through the instance, again and again,
+            // until the kill cuts its sync off.
+            let mut syncing = tokio::task::JoinSet::new();
+            for (n, mut phone) in std::mem::take(&mut phones).into_iter().enumerate() {
+                let (client, url) = (app.client.clone(), node.url(&phone.path()));
+                syncing.spawn(async move {
+                    let mut acks = Vec::new();
+                    loop {
+                        phone.small_change(false);
+                        let sent = client
+                            .post(&url)
+                            .bearer_auth(&phone.token)
+                            .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
+                            .body(phone.request())
+                            .send()
+                            .await;
+                        let body = match sent {
+                            Ok(resp) => {
+                                assert_eq!(resp.status(), 200, "a sync the instance answered");
+                                resp.bytes().await.ok()
+                            }
+                            Err(_) => None,
+                        };
+                        // Cut off: the change stays on the phone, unacknowledged.
+                        let Some(body) = body else { return (n, phone, acks) };
+                        let response = SyncResponse::decode(&body).expect("a complete frame");
+                        phone.absorb(&response);
+                        acks.push(response.heads.clone());
+                    }
+                });
+            }
+            let delay = random_delay() * 3 + Duration::from_millis(150);
+            tokio::time::sleep(delay).await;
+            node.kill();
+            let mut back = Vec::new();
+            while let Some(done) = syncing.join_next().await {
+                let (n, phone, acks) = done.expect("the phone's task ran");
+                answered += acks.len();
+                cut_off += 1;
+                acknowledged[n].extend(acks.into_iter().flatten());
+                back.push((n, phone));
+            }
+            back.sort_by_key(|(n, _)| *n);
+            phones = back.into_iter().map(|(_, phone)| phone).collect();
+            eprintln!("{:?} round {round}: killed after {delay:?}, {answered} syncs acknowledged so far", app.backend);
+
+            // Every change the killed instance acknowledged is in the stored document, before
+            // any phone sends anything again.
+            for (n, phone) in phones.iter().enumerate() {
+                let family = phone.family;
+                let stored = app.with_server_db(move |conn| reguide_server::sync::store::load(conn, family));
+                let stored = stored.expect("the family's document");
+                let missing = acknowledged[n]
+                    .iter()
+                    .filter(|head| stored.get_change_by_hash(head).is_none())
+                    .count();
+                assert_eq!(missing, 0, "round {round}, phone {n}: acknowledged changes lost");
+            }
+            node.restart().await;
+            node.assert_healthy().await;
+        }
+        eprintln!("{:?}: {answered} syncs acknowledged, {cut_off} cut off by the kills", app.backend);
+        assert!(answered >= PHONES, "the phones synced before the kills");
+
+        // The phones send what was cut off again, half through each instance: the server takes
+        // changes it may already hold, and every phone ends with exactly the server's document.
+        for (n, phone) in phones.iter_mut().enumerate() {
+            let instance = if n % 2 == 0 { &app } else { &node };
+            phone.sync(instance).await;
+            assert!(phone.in_step(), "phone {n} holds the server's document");
+            let family = phone.family;
+            let stored = app
+                .with_server_db(move |conn| reguide_server::sync::store::load(conn, family))
+                .expect("the family's document");
+            let mut ours = phone.doc().get_heads();
+            let mut theirs = stored.get_heads();
+            ours.sort();
+            theirs.sort();
+            assert_eq!(ours, theirs, "phone {n}: every change it made is stored");
+        }
     }
 
     async fn the_server_recovers_by_itself_when_its_database_goes_away_under_load(backend: Backend) {
