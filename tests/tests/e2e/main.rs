@@ -33,4 +33,5 @@ mod visits_requests;
 mod visits_rules;
 mod visits_waitlist;
 mod web_admin;
+mod web_admin_matrix;
 mod web_browser;
