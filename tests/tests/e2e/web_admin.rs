@@ -357,7 +357,6 @@ both_backends! {
     }
 }
 
-/// The CSRF token of an admin page (every form of a session carries the same one).
 /// When the family's case was closed, as the API tells an administrator.
 async fn closed_at(
     app: &TestApp,
@@ -370,6 +369,7 @@ async fn closed_at(
     record.closed_at
 }
 
+/// The CSRF token of an admin page (every form of a session carries the same one).
 async fn csrf_of(app: &TestApp, path: &str, session: &WebSession) -> String {
     input_value(&app.web_page(path, session).await, "csrf").expect("a form token")
 }
