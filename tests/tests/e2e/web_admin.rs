@@ -1,7 +1,7 @@
 //! The web admin's rules over plain HTTP, as a browser without JavaScript meets them: its
 //! cookies and security headers, CSRF protection, when sessions end, who may open which page,
 //! forms refused with their problem shown, the language switch and the day list's CSV.
-//! `web_browser.rs` drives the same pages in a real browser; `web_admin_matrix.rs` holds the
+//! `web_browser.rs` drives the same pages in a real browser; `web_admin_matrix/` holds the
 //! whole table of who may open every page and send every form.
 
 use reguide_tests::protocol::visits::VisitStatus;
