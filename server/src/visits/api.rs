@@ -583,13 +583,18 @@ pub async fn ask_visitor(
                 .select(crate::db::schema::family_members::family_id)
                 .first(conn)
                 .optional()?
-                .ok_or_else(|| ApiError::not_found("member_not_found", "no member has this id"))?;
+                .ok_or_else(visitors::member_not_found)?;
+            // A member of a family the caller does not see is not found, as an unknown id is.
             access::require_family_party(
                 conn,
                 &principal,
                 crate::auth::principal::parse_id(&family)?,
                 detainee.prison,
-            )?;
+            )
+            .map_err(|error| match error {
+                ApiError::NotFound { .. } => visitors::member_not_found(),
+                other => other,
+            })?;
             visitors::ask(conn, &detainee, MemberId(member))?;
             let list = visitors::list(conn, &detainee)?;
             Ok(list

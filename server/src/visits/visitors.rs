@@ -86,7 +86,14 @@ pub fn list(conn: &mut DbConn, detainee: &DetaineeRef) -> ApiResult<Vec<Approved
         .collect()
 }
 
-/// The relation of a member, checking it belongs to a family linked to the detained person.
+/// A member id that names no member the caller may know of.
+pub fn member_not_found() -> ApiError {
+    ApiError::not_found("member_not_found", "no member has this id")
+}
+
+/// The relation of a member of a family linked to the detained person. A member of any other
+/// family is not found, exactly as an id that names nobody: the answer must not tell those who
+/// run a prison which ids belong to members of families they do not see.
 fn linked_member(
     conn: &mut DbConn,
     detainee: &DetaineeRef,
@@ -97,14 +104,9 @@ fn linked_member(
         .select((family_members::family_id, family_members::relation))
         .first(conn)
         .optional()?;
-    let (family, relation) =
-        row.ok_or_else(|| ApiError::not_found("member_not_found", "no member has this id"))?;
+    let (family, relation) = row.ok_or_else(member_not_found)?;
     if !detainee.families.contains(&parse_id(&family)?) {
-        return Err(ApiError::invalid(
-            "member_not_linked",
-            "member_id",
-            "this member's family is not linked to this detained person",
-        ));
+        return Err(member_not_found());
     }
     Ok(Relation::parse(&relation).unwrap_or(Relation::Other))
 }

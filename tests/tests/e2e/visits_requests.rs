@@ -1,6 +1,7 @@
 //! Visit requests: automatic confirmation on the first free preference, a coordinator's
 //! decisions (confirm a rank, decline, propose), the family's answers, withdrawal,
-//! cancellation around the cut-off, amendments that keep the reference, and the history.
+//! cancellation around the cut-off, amendments that keep the reference, and the history; on
+//! the visitor lists, another family's member is as unknown as an id that names nobody.
 
 use chrono::{Datelike, Duration, NaiveDate, Weekday};
 use reguide_tests::protocol::visits::{
@@ -685,5 +686,47 @@ both_backends! {
             200,
         )
         .await;
+    }
+
+    async fn visitors_of_another_family_answer_as_unknown_members(app: TestApp) {
+        let v = app.visits_demo().await;
+        let admin = app.login_as(DemoUser::Admin).await;
+        let coordinator = app.login_as(DemoUser::Coordinator).await;
+        let social = app.login_as(DemoUser::SocialWorker).await;
+        let fatima = app.login_as(DemoUser::FamilyMember).await;
+        // Karim's detained relative, in Haren; Nadia belongs to family C, held in Lantin.
+        let detainee = v.a.detainee;
+        let nadia = v.c.member("Nadia El Idrissi");
+        let nobody = MemberId(Uuid::new_v4());
+        let answer = |resp: reqwest::Response| async move {
+            let status = resp.status().as_u16();
+            (status, resp.text().await.expect("a body"))
+        };
+        let approve = json!({ "status": "approved", "basis": "kinship_proof" });
+        let decide = |token: &str, member: MemberId| {
+            let path = format!("/api/v1/detainees/{detainee}/visitors/{member}");
+            let (app, approve, token) = (&app, &approve, token.to_owned());
+            async move { app.request(reqwest::Method::PUT, &path, Some(&token), Some(approve)).await }
+        };
+        let ask = |token: &str, member: MemberId| {
+            let path = format!("/api/v1/detainees/{detainee}/visitors/{member}/ask");
+            let (app, token) = (&app, token.to_owned());
+            async move { app.post_empty(&path, Some(&token)).await }
+        };
+        // Those who run Haren decide; the family and its social worker ask.
+        for (who, token) in [("coordinator", &coordinator), ("admin", &admin)] {
+            let hidden = answer(decide(token, nadia).await).await;
+            let missing = answer(decide(token, nobody).await).await;
+            assert_eq!(hidden, missing, "deciding as {who}");
+            assert_error(decide(token, nadia).await, 404, "member_not_found").await;
+        }
+        for (who, token) in [("family", &fatima), ("social worker", &social), ("coordinator", &coordinator), ("admin", &admin)] {
+            let hidden = answer(ask(token, nadia).await).await;
+            let missing = answer(ask(token, nobody).await).await;
+            assert_eq!(hidden, missing, "asking as {who}");
+            assert_error(ask(token, nadia).await, 404, "member_not_found").await;
+        }
+        let list: Vec<Value> = expect_json(app.get(&format!("/api/v1/detainees/{detainee}/visitors"), Some(&admin)).await, 200).await;
+        assert!(list.iter().all(|w| w["member_id"] != nadia.to_string().as_str()), "Nadia was not put on the list: {list:?}");
     }
 }

@@ -209,6 +209,8 @@ impl Context {
                 f.watch = Some(format!("/api/v1/detainees/{detainee}/visitors"));
                 if object == Mixed {
                     f.second = self.other.listed.to_string();
+                } else if object == UnknownMember {
+                    f.second = random();
                 } else {
                     // Refused first, so that an approval shows.
                     app.decide_visitor(admin, detainee, side.listed, "refused", "kinship_proof")
@@ -270,10 +272,10 @@ impl Context {
                 f.document = Some(side.family.id);
             }
             EnrolmentCode | AskPrivacy => {
-                let member = if object == Mixed {
-                    self.other.member
-                } else {
-                    side.member
+                let member = match object {
+                    Mixed => self.other.member,
+                    UnknownMember => MemberId(Uuid::new_v4()),
+                    _ => side.member,
                 };
                 f.id = side.family.id.to_string();
                 f.second = member.to_string();

@@ -134,7 +134,7 @@ enum Route {
 /// Haren, which the coordinator runs), Haren and what is Haren's, a Living Lab the facilitator
 /// runs. Other: family C (nobody's caseload, held in Lantin, nobody's prison but the admin's),
 /// Lantin, a Living Lab the administrator planned. Unknown: an id that names nothing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Object {
     /// The route takes no object, or one only administrators reach.
     Fixed,
@@ -143,6 +143,9 @@ enum Object {
     Unknown,
     /// Own family or detained person in the address, another family's member with it.
     Mixed,
+    /// Own family or detained person in the address, an id that names no member with it: what
+    /// `Mixed` must look like where the member is hidden.
+    UnknownMember,
 }
 
 use Object::*;
@@ -228,9 +231,10 @@ const MATRIX: &[(Route, Object, [Outcome; 6])] = &[
     (DecideVisitor,         Own,     [ToSignIn, NotStaff, Hidden, Refused, Done, Done]),
     (DecideVisitor,         Other,   HIDDEN_BUT_ADMIN),
     (DecideVisitor,         Unknown, HIDDEN),
-    // Those who run the prison are told the member's family is not linked to the detained
-    // person (`member_not_linked`, as in the API), where an unknown member is not found.
-    (DecideVisitor,         Mixed,   [ToSignIn, NotStaff, Hidden, Refused, Invalid, Invalid]),
+    // A member of a family not linked to the detained person is not found, as an unknown one:
+    // those who run the prison learn nothing of other families' members.
+    (DecideVisitor,         Mixed,   [ToSignIn, NotStaff, Hidden, Refused, Hidden, Hidden]),
+    (DecideVisitor,         UnknownMember, [ToSignIn, NotStaff, Hidden, Refused, Hidden, Hidden]),
     (FamilyDays,            Own,     MANAGERS),
     (FamilyDays,            Other,   ADMIN),
     (FamilyDays,            Unknown, ADMIN_HIDDEN),
@@ -264,10 +268,12 @@ const MATRIX: &[(Route, Object, [Outcome; 6])] = &[
     (EnrolmentCode,         Other,   [ToSignIn, NotStaff, Hidden, Hidden, Hidden, Shown]),
     (EnrolmentCode,         Unknown, HIDDEN),
     (EnrolmentCode,         Mixed,   [ToSignIn, NotStaff, Hidden, Hidden, Refused, Hidden]),
+    (EnrolmentCode,         UnknownMember, [ToSignIn, NotStaff, Hidden, Hidden, Refused, Hidden]),
     (AskPrivacy,            Own,     [ToSignIn, NotStaff, Hidden, Done, Hidden, Done]),
     (AskPrivacy,            Other,   HIDDEN_BUT_ADMIN),
     (AskPrivacy,            Unknown, HIDDEN),
     (AskPrivacy,            Mixed,   HIDDEN_BUT_ADMIN),
+    (AskPrivacy,            UnknownMember, HIDDEN),
     (CloseCase,             Own,     [ToSignIn, NotStaff, Hidden, Done, Refused, Done]),
     (CloseCase,             Other,   HIDDEN_BUT_ADMIN),
     (CloseCase,             Unknown, HIDDEN),
@@ -328,8 +334,8 @@ both_backends! {
         let mut checked = 0;
         let mut watched = 0;
         let mut n = 0;
-        // The 404 pages of hidden and of unknown objects, per route and caller.
-        let mut not_found: HashMap<(Route, usize, bool), String> = HashMap::new();
+        // The 404 pages of hidden and of unknown objects, per route, caller and object.
+        let mut not_found: HashMap<(Route, usize, Object), String> = HashMap::new();
         for &(route, object, expected) in MATRIX {
             let mut fixture: Option<Fixture> = None;
             let mut before: Option<String> = None;
@@ -374,23 +380,26 @@ both_backends! {
                     if route != NoSuchPage && answer.body.contains(NO_SUCH_PAGE) {
                         mismatches.push(format!("{cell}: the router's 404, not the route's"));
                     }
-                    if matches!(object, Other | Unknown) {
-                        not_found.insert((route, column, object == Unknown), answer.body);
+                    if matches!(object, Other | Unknown | Mixed | UnknownMember) {
+                        not_found.insert((route, column, object), answer.body);
                     }
                 }
             }
         }
         // What one may not see answers exactly as what does not exist.
         let mut compared = 0;
-        for ((route, column, unknown), hidden) in &not_found {
-            if *unknown {
-                continue;
-            }
-            if let Some(missing) = not_found.get(&(*route, *column, true)) {
+        for ((route, column, object), hidden) in &not_found {
+            let missing = match object {
+                Other => Unknown,
+                Mixed => UnknownMember,
+                _ => continue,
+            };
+            if let Some(missing) = not_found.get(&(*route, *column, missing)) {
                 compared += 1;
                 if missing != hidden {
                     mismatches.push(format!(
-                        "{route:?} as {:?}: a hidden object's page differs from an unknown one's",
+                        "{route:?} on {object:?} as {:?}: a hidden object's page differs from \
+                         {missing:?}'s",
                         CALLERS[*column]
                     ));
                 }
