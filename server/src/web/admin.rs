@@ -1,6 +1,7 @@
 //! Administrators' pages: accounts with their roles and scopes, prisons, email that could not
 //! be delivered, and the audit log with filters.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, get, post, web};
 use askama::Template;
 use chrono::{NaiveDate, TimeZone, Utc};
@@ -20,7 +21,7 @@ use crate::prisons::{self, api as prisons_api};
 use crate::state::AppState;
 use crate::web::session::WebUser;
 use crate::web::{
-    CsrfForm, InLanguage, Page, Reading, WebError, WebResult, act, render, see_other, show,
+    CsrfForm, InLanguage, Page, Reading, WebError, WebResult, act, render_status, see_other, show,
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -588,10 +589,50 @@ async fn audit_log(
     user: WebUser,
     filters: web::Query<AuditForm>,
 ) -> WebResult {
+    show_audit(&req, &state, &user, filters.into_inner(), None).await
+}
+
+/// The address of one object's entries in the audit log, with a notice.
+pub(crate) fn object_log(object: &str, done: &str) -> String {
+    format!(
+        "/admin/audit?object={}&done={done}",
+        crate::web::urlencode(object)
+    )
+}
+
+/// One object's entries in the audit log, with a refused form's problem at the top (`400`):
+/// where an administrator sees what they did to an object whose own page is not theirs.
+pub(crate) async fn show_object_log(
+    req: &HttpRequest,
+    state: &AppState,
+    user: &WebUser,
+    object: &str,
+    problem: (&ApiError, &str),
+) -> WebResult {
+    let filters = AuditForm {
+        object: object.to_owned(),
+        ..AuditForm::default()
+    };
+    show_audit(req, state, user, filters, Some(problem)).await
+}
+
+async fn show_audit(
+    req: &HttpRequest,
+    state: &AppState,
+    user: &WebUser,
+    filters: AuditForm,
+    problem: Option<(&ApiError, &str)>,
+) -> WebResult {
     let language = user.language;
     user.principal.require_admin().lang(language)?;
-    let filters = filters.into_inner();
-    let page = Page::new(&user, &req, "audit.title");
+    let mut page = Page::new(user, req, "audit.title");
+    let status = match problem {
+        Some((error, field)) => {
+            page = page.with_error(error, field);
+            StatusCode::BAD_REQUEST
+        }
+        None => StatusCode::OK,
+    };
     let (page, log) = match filters.query() {
         Ok(query) => {
             let principal = user.principal.clone();
@@ -610,7 +651,7 @@ async fn audit_log(
         ),
     };
     let next = log.next_before.map(|before| filters.next_link(before));
-    render(
+    render_status(
         &AuditLogPage {
             page,
             filters,
@@ -618,5 +659,6 @@ async fn audit_log(
             next,
         },
         language,
+        status,
     )
 }

@@ -1,6 +1,7 @@
 //! Social workers' pages: the caseload, a family's page (members, detained person, visits,
 //! steps by category with what is overdue, appointments to answer), applying a regional step
-//! template, answering an appointment, and a printable enrolment code with a QR code.
+//! template, answering an appointment, closing and reopening the case (which administrators may
+//! do too, seeing the outcome in the audit log), and a printable enrolment code with a QR code.
 
 use std::collections::BTreeMap;
 
@@ -27,6 +28,7 @@ use crate::state::AppState;
 use crate::steps::{self, api as steps_api, templates};
 use crate::sync::store;
 use crate::visits::api::{self as visits_api, RequestFilter};
+use crate::web::admin;
 use crate::web::session::WebUser;
 use crate::web::{CsrfForm, InLanguage, Page, Reading, WebResult, act, render, require_any, show};
 
@@ -222,6 +224,13 @@ fn family_page_of(page: Page, loaded: Loaded, worker: reguide_protocol::AccountI
     }
 }
 
+/// Whether `user` is an administrator who cannot open `family`'s page: it shows the family's
+/// steps, which are its social workers' alone. A form about the family that an administrator
+/// sends then leads them to a page of theirs.
+pub(crate) fn family_page_is_not_theirs(user: &WebUser, family: FamilyId) -> bool {
+    user.principal.is_admin() && steps::require_write(&user.principal, family).is_err()
+}
+
 #[get("/families/{id}")]
 async fn family_page(
     req: HttpRequest,
@@ -336,13 +345,28 @@ async fn set_case(
     } else {
         "case_reopened"
     };
+    // An administrator who is not one of the family's social workers sees what they did, or
+    // why it was refused, in the family's entries of the audit log.
+    let to_audit = family_page_is_not_theirs(&user, family);
+    let next = if to_audit {
+        admin::object_log(&family.to_string(), done)
+    } else {
+        format!("/admin/families/{family}?done={done}")
+    };
     let (req, state, user) = (&req, &*state, &user);
     act(
         state,
         user,
         move |conn, principal| families_api::set_closed(conn, principal, family, close).map(drop),
-        &format!("/admin/families/{family}?done={done}"),
-        |error| async move { show_family(req, state, user, family, Some((&error, "case"))).await },
+        &next,
+        |error| async move {
+            if to_audit {
+                let family = family.to_string();
+                admin::show_object_log(req, state, user, &family, (&error, "object")).await
+            } else {
+                show_family(req, state, user, family, Some((&error, "case"))).await
+            }
+        },
     )
     .await
 }

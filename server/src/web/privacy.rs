@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::error::ApiError;
 use crate::privacy::{self, api as privacy_api, export};
 use crate::state::AppState;
+use crate::web::families::family_page_is_not_theirs;
 use crate::web::session::WebUser;
 use crate::web::{InLanguage, Page, Reading, WebError, WebResult, act, see_other, show};
 
@@ -232,7 +233,9 @@ struct AskForm {
     kind: String,
 }
 
-/// A social worker records a member's request (through `privacy::ask`, the API's rule).
+/// A social worker records a member's request (through `privacy::ask`, the API's rule), and
+/// comes back to the family's page; an administrator, for whom that page is not, goes on to the
+/// list of requests, where the new one is.
 #[post("/families/{family}/members/{member}/privacy")]
 async fn ask_for_member(
     req: HttpRequest,
@@ -254,15 +257,17 @@ async fn ask_for_member(
         kind,
         note: None,
     };
+    let family = FamilyId(family);
     let principal = user.principal.clone();
     state
         .write(move |conn| privacy::ask(conn, &principal, &new))
         .await
         .lang(user.language)?;
-    Ok(see_other(&format!(
-        "/admin/families/{}?done=privacy_asked",
-        FamilyId(family)
-    )))
+    Ok(see_other(&if family_page_is_not_theirs(&user, family) {
+        "/admin/privacy?done=privacy_asked".to_owned()
+    } else {
+        format!("/admin/families/{family}?done=privacy_asked")
+    }))
 }
 
 impl Line {

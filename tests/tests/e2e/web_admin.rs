@@ -408,6 +408,47 @@ both_backends! {
         assert!(closed_at(&app, &admin, family).await.is_none());
     }
 
+    async fn an_administrator_closing_a_case_sees_it_in_the_familys_audit_entries(app: TestApp) {
+        // Family C is in nobody's caseload: its page, which shows its steps, is nobody's.
+        let family = app.demo_data().await.family_c;
+        let admin = app.login_as(DemoUser::Admin).await;
+        let session = app.web_sign_in(DemoUser::Admin).await;
+        let csrf = csrf_of(&app, "/admin/audit", &session).await;
+        let page = format!("/admin/families/{family}");
+        assert_eq!(app.web_get(&page, Some(&session)).await.status(), StatusCode::NOT_FOUND);
+        let entries = format!("/admin/audit?object={family}");
+        let send = |action: &'static str| {
+            let (app, session, csrf) = (&app, &session, &csrf);
+            let path = format!("{page}/{action}");
+            async move { app.web_post(&path, Some(session), &[], &[("csrf", csrf)]).await }
+        };
+
+        let resp = send("close").await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        assert_eq!(location(&resp), format!("{entries}&done=case_closed"));
+        let html = app.web_page(&location(&resp), &session).await;
+        assert!(html.contains("role=\"status\""), "a notice says what happened");
+        assert!(html.contains("<td class=\"mono\">case_closed</td>"), "the closing is the family's newest entry");
+        assert!(closed_at(&app, &admin, family).await.is_some());
+
+        // Closing twice is refused in words, on the same page.
+        let again = send("close").await;
+        assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+        let html = again.text().await.expect("page");
+        assert!(html.contains("class=\"error-summary\"") && html.contains("href=\"#object\""), "{html}");
+        assert!(html.contains("<td class=\"mono\">case_closed</td>"), "beside the family's entries");
+
+        let resp = send("reopen").await;
+        assert_eq!(location(&resp), format!("{entries}&done=case_reopened"));
+        let html = app.web_page(&location(&resp), &session).await;
+        assert!(html.contains("role=\"status\"") && html.contains("<td class=\"mono\">case_reopened</td>"));
+        assert!(closed_at(&app, &admin, family).await.is_none());
+        let open = send("reopen").await;
+        assert_eq!(open.status(), StatusCode::BAD_REQUEST);
+        assert!(open.text().await.expect("page").contains("class=\"error-summary\""));
+        assert!(closed_at(&app, &admin, family).await.is_none());
+    }
+
     async fn a_coordinator_sets_up_a_prison_through_its_pages(app: TestApp) {
         let demo = app.demo_data().await;
         let haren = demo.haren;

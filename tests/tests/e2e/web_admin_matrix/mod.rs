@@ -3,7 +3,8 @@
 //!
 //! The table is the specification. Every cell runs against a real server with a real session
 //! and the form's CSRF token. A form that is refused must change nothing and one that is allowed
-//! must really act: the object is looked at through the API before and after. A cell's object
+//! must really act (the object is looked at through the API before and after) and lead to a
+//! page the caller may open. A cell's object
 //! is made fresh when the previous call on it succeeded (refusals share one). A hidden object
 //! must answer exactly as a missing one. All mismatches are printed, then the test fails once.
 //!
@@ -373,6 +374,14 @@ both_backends! {
                     }
                 }
                 before = after;
+                // A form that acted leads to a page the caller may open (the language switch goes
+                // back to any page, which the caller may not).
+                if answer.outcome == Done && !matches!(route, SignIn | Language) {
+                    let landed = context.landing(&app, column, &answer.location).await;
+                    if landed != 200 {
+                        mismatches.push(format!("{cell}: acted, then led to {} which answers {landed}", answer.location));
+                    }
+                }
                 if route == SignIn && answer.session_set != (answer.outcome == Done) {
                     mismatches.push(format!("{cell}: {:?} with a session: {}", answer.outcome, answer.session_set));
                 }

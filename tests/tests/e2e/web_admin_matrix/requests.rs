@@ -274,6 +274,16 @@ impl Context {
     }
 }
 
+impl Context {
+    /// The status of the page a form led the caller to, as their browser opens it.
+    pub(super) async fn landing(&self, app: &TestApp, column: usize, location: &str) -> u16 {
+        get(app, location, self.session(column))
+            .await
+            .status()
+            .as_u16()
+    }
+}
+
 /// A GET as a browser sends it, in English, with the session cookie when there is one.
 async fn get(app: &TestApp, path: &str, session: Option<&WebSession>) -> reqwest::Response {
     let mut cookies = vec![format!("{}={}", LANGUAGE_COOKIE.0, LANGUAGE_COOKIE.1)];
@@ -315,6 +325,8 @@ pub(super) struct Answer {
     pub(super) outcome: Outcome,
     /// A session cookie with a value was set (signing in).
     pub(super) session_set: bool,
+    /// Where a redirect leads.
+    pub(super) location: String,
     pub(super) body: String,
 }
 
@@ -345,6 +357,7 @@ async fn answer_of(resp: reqwest::Response) -> Answer {
     Answer {
         outcome,
         session_set,
+        location,
         body,
     }
 }
