@@ -112,6 +112,14 @@ pub fn load_principal(conn: &mut DbConn, token: &str) -> ApiResult<Option<Princi
     load_for(conn, token, Channel::Api)
 }
 
+/// Ends a token where it is stored, so that presenting it again finds nothing.
+pub fn revoke_token(conn: &mut DbConn, token_id: &str) -> ApiResult<()> {
+    diesel::update(api_tokens::table.find(token_id))
+        .set(api_tokens::revoked_at.eq(now()))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// Loads the principal for a token presented on `channel`.
 pub fn load_for(conn: &mut DbConn, token: &str, channel: Channel) -> ApiResult<Option<Principal>> {
     let now = now();
@@ -141,9 +149,7 @@ pub fn load_for(conn: &mut DbConn, token: &str, channel: Channel) -> ApiResult<O
         Channel::Web { idle } => {
             // A web session not used for `idle` has ended; it is revoked so it stays ended.
             if last_used.is_some_and(|t| now - t >= idle) {
-                diesel::update(api_tokens::table.find(&token_id))
-                    .set(api_tokens::revoked_at.eq(now))
-                    .execute(conn)?;
+                revoke_token(conn, &token_id)?;
                 return Ok(None);
             }
             // Often enough that the idle limit is kept to within a tenth.

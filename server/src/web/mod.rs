@@ -238,7 +238,8 @@ impl ResponseError for WebError {
         .unwrap_or_else(|_| message.clone());
         let mut response = HttpResponse::build(self.status_code());
         if let Self::NotStaff { .. } = self {
-            // A family member's session is of no use here: it ends.
+            // A family member's session is of no use here: it was ended where it is stored
+            // (`session.rs`), and the browser forgets it too.
             response.cookie(session::removal(session::SESSION_COOKIE));
         }
         response.content_type("text/html; charset=utf-8").body(body)

@@ -1,7 +1,8 @@
 //! Web admin sessions: a token in a `__Host-` cookie (HttpOnly, Secure, SameSite=Strict), ended
-//! by signing out, after `auth.web_idle_minutes` without use and `auth.web_absolute_hours` after
-//! signing in. Every form carries a CSRF token derived from the session's secret, and a POST
-//! from another site is refused before its token is even looked at.
+//! by signing out, after `auth.web_idle_minutes` without use, `auth.web_absolute_hours` after
+//! signing in, and at once when presented by an account without a staff role. Every form
+//! carries a CSRF token derived from the session's secret, and a POST from another site is
+//! refused before its token is even looked at.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -13,7 +14,7 @@ use chrono::Duration;
 use reguide_protocol::{Language, Role};
 use sha2::{Digest, Sha256};
 
-use crate::auth::principal::{Channel, Principal, load_for};
+use crate::auth::principal::{Channel, Principal, load_for, revoke_token};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::web::{InLanguage, WebError};
@@ -205,13 +206,19 @@ impl FromRequest for WebUser {
                     let Some(principal) = load_for(conn, &secret, Channel::Web { idle })? else {
                         return Ok(None);
                     };
+                    let staff = STAFF_ROLES.iter().any(|r| principal.has_role(*r));
+                    if !staff {
+                        // Opened while the account held a staff role, taken back since: the
+                        // session ends here rather than when it idles out.
+                        revoke_token(conn, &principal.token_id)?;
+                    }
                     let (name, language) =
                         crate::accounts::name_and_language(conn, principal.account_id)?;
-                    Ok(Some((principal, name, language)))
+                    Ok(Some((principal, name, language, staff)))
                 })
                 .await
                 .lang(fallback)?;
-            let Some((principal, name, language)) = found else {
+            let Some((principal, name, language, staff)) = found else {
                 return Err(WebError::SignIn { next });
             };
             tracing::Span::current()
@@ -219,7 +226,7 @@ impl FromRequest for WebUser {
             let language = chosen
                 .or_else(|| Language::from_code(&language))
                 .unwrap_or(Language::Nl);
-            if !STAFF_ROLES.iter().any(|r| principal.has_role(*r)) {
+            if !staff {
                 return Err(WebError::NotStaff { language });
             }
             Ok(WebUser {

@@ -183,6 +183,28 @@ both_backends! {
             assert_eq!(app.web_get(&path, None).await.status(), StatusCode::SEE_OTHER, "{path}");
         }
 
+        // A session opened while Fatima held a staff role, taken back since: turned away, and
+        // ended where it is stored, not only in the browser.
+        let admin = app.login_as(DemoUser::Admin).await;
+        let roles = format!("/api/v1/admin/accounts/{}/roles", demo.account(DemoUser::FamilyMember));
+        let grant: serde_json::Value =
+            reguide_tests::expect_json(app.post_json(&roles, Some(&admin), &serde_json::json!({ "role": "facilitator" })).await, 201).await;
+        let session = app.web_sign_in(DemoUser::FamilyMember).await;
+        let grant = format!("{roles}/{}", grant["id"].as_str().expect("a grant id"));
+        assert_eq!(app.delete(&grant, Some(&admin)).await.status(), StatusCode::NO_CONTENT);
+        let turned_away = app.web_get("/admin/living-labs", Some(&session)).await;
+        assert_eq!(turned_away.status(), StatusCode::FORBIDDEN);
+        let (cleared, _) = set_cookie(&turned_away, SESSION_COOKIE).expect("the cookie is cleared");
+        assert!(cleared.is_empty());
+        // The old cookie, sent again (a copy kept, another tab), is a signed-out visitor's…
+        let replayed = app.web_get("/admin/living-labs", Some(&session)).await;
+        assert_eq!(replayed.status(), StatusCode::SEE_OTHER);
+        assert_eq!(location(&replayed), "/admin/sign-in?next=/admin/living-labs");
+        // …even once the account is staff again: that takes signing in anew.
+        reguide_tests::expect_json::<serde_json::Value>(app.post_json(&roles, Some(&admin), &serde_json::json!({ "role": "facilitator" })).await, 201).await;
+        assert_eq!(app.web_get("/admin/living-labs", Some(&session)).await.status(), StatusCode::SEE_OTHER);
+        app.web_page("/admin/living-labs", &app.web_sign_in(DemoUser::FamilyMember).await).await;
+
         // A wrong password shows the form again, with the problem linked to the field.
         let wrong = app.web_sign_in_raw(DemoUser::Coordinator.email(), "not the password").await;
         assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);

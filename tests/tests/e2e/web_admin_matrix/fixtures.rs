@@ -432,6 +432,31 @@ impl Context {
     }
 }
 
+/// A family member's web session: Fatima signs in while she holds a staff role, which is then
+/// taken back. Her session still exists; the admin must not open for it.
+async fn family_member_session(app: &TestApp, admin: &str, demo: &DemoData) -> WebSession {
+    let fatima = demo.account(DemoUser::FamilyMember);
+    let roles = format!("/api/v1/admin/accounts/{fatima}/roles");
+    let grant: Value = expect_json(
+        app.post_json(&roles, Some(admin), &json!({ "role": "facilitator" }))
+            .await,
+        201,
+    )
+    .await;
+    let session = app.web_sign_in(DemoUser::FamilyMember).await;
+    let revoke = format!("{roles}/{}", grant["id"].as_str().expect("a grant id"));
+    assert_eq!(app.delete(&revoke, Some(admin)).await.status(), 204);
+    session
+}
+
+impl Context {
+    /// A new session for the family member, after the admin turned the last one away.
+    pub(super) async fn renew_family_session(&mut self, app: &TestApp) {
+        let session = family_member_session(app, &self.admin, &self.demo).await;
+        self.sessions.insert(DemoUser::FamilyMember, session);
+    }
+}
+
 pub(super) async fn setup(app: &TestApp) -> Context {
     let v = app.visits_demo().await;
     let demo = v.demo.clone();
@@ -439,23 +464,11 @@ pub(super) async fn setup(app: &TestApp) -> Context {
     let social = app.login_as(DemoUser::SocialWorker).await;
     let facilitator = app.login_as(DemoUser::Facilitator).await;
 
-    // A family member with a web session: Fatima signs in while she holds a staff role, which
-    // is then taken back. Her session still exists; the admin must not open for it.
-    let fatima = demo.account(DemoUser::FamilyMember);
-    let roles = format!("/api/v1/admin/accounts/{fatima}/roles");
-    let grant: Value = expect_json(
-        app.post_json(&roles, Some(&admin), &json!({ "role": "facilitator" }))
-            .await,
-        201,
-    )
-    .await;
     let mut sessions = HashMap::new();
     sessions.insert(
         DemoUser::FamilyMember,
-        app.web_sign_in(DemoUser::FamilyMember).await,
+        family_member_session(app, &admin, &demo).await,
     );
-    let revoke = format!("{roles}/{}", grant["id"].as_str().expect("a grant id"));
-    assert_eq!(app.delete(&revoke, Some(&admin)).await.status(), 204);
     let mut csrf = HashMap::new();
     for user in [
         DemoUser::Facilitator,

@@ -23,7 +23,7 @@ use requests::words;
 
 /// The callers, in the order of the table's columns. `None` is signed out. The family member
 /// holds a web session (opened while they held a staff role, taken back since): the admin must
-/// turn it away at the door.
+/// turn it away at the door and end it, so each cell that does so is followed by a new one.
 const CALLERS: [Option<DemoUser>; 6] = [
     None,
     Some(DemoUser::FamilyMember),
@@ -330,7 +330,7 @@ const MATRIX: &[(Route, Object, [Outcome; 6])] = &[
 
 both_backends! {
     async fn web_admin_access_matrix(app: TestApp) {
-        let context = setup(&app).await;
+        let mut context = setup(&app).await;
         let mut mismatches = Vec::new();
         let mut checked = 0;
         let mut watched = 0;
@@ -377,10 +377,19 @@ both_backends! {
                 // A form that acted leads to a page the caller may open (the language switch goes
                 // back to any page, which the caller may not).
                 if answer.outcome == Done && !matches!(route, SignIn | Language) {
-                    let landed = context.landing(&app, column, &answer.location).await;
-                    if landed != 200 {
-                        mismatches.push(format!("{cell}: acted, then led to {} which answers {landed}", answer.location));
+                    let landed = context.open(&app, column, &answer.location).await;
+                    if landed != Shown {
+                        mismatches.push(format!("{cell}: acted, then led to {} which answers {landed:?}", answer.location));
                     }
+                }
+                // A session turned away has ended where it is stored, not only in the browser:
+                // sent again, it is nobody's. The next cell gets a new one.
+                if answer.outcome == NotStaff && route != SignIn {
+                    let replayed = context.open(&app, column, "/admin").await;
+                    if replayed != ToSignIn {
+                        mismatches.push(format!("{cell}: turned away, but the session still answers {replayed:?}"));
+                    }
+                    context.renew_family_session(&app).await;
                 }
                 if route == SignIn && answer.session_set != (answer.outcome == Done) {
                     mismatches.push(format!("{cell}: {:?} with a session: {}", answer.outcome, answer.session_set));
