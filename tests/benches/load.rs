@@ -2,7 +2,7 @@
 //! server instances in processes of their own sharing nothing but the database (what a
 //! deployment runs behind a load balancer), and 200 simulated phones at once, each making a small
 //! change to its family document and syncing it, then reading its prison's open slots, over and
-//! over, every request going to the next instance in turn.
+//! over, its syncs and its slot reads each going to the two instances in turn.
 //!
 //! Prints, for a closed loop (each phone sends again as soon as answered) and for a paced run at
 //! half that rate: requests per second, p50 and p99 of syncs and of slot reads, errors (any
@@ -258,20 +258,22 @@ fn seed(app: &TestApp) -> World {
         world.members += people.len();
 
         for k in 0..VISITS_PER_FAMILY {
-            // From four weeks ahead back to about two years ago, one week in ten per family.
-            let weeks = 4 - (k as i64 * 10 + (i % 10) as i64);
+            // From four weeks ahead back to about two years ago, one week in ten per family
+            // (the families of a prison spread evenly over the weeks).
+            let weeks = 4 - (k as i64 * 10 + ((i / PRISONS) % 10) as i64);
             let week = monday + chrono::Duration::weeks(weeks);
-            let mut pick = (i / PRISONS + k) % SESSIONS;
-            let (template, date) = loop {
-                let (template, weekday) = templates[pick];
-                let date = week + Days::new(u64::from(weekday - 1));
-                let taken = booked.entry((template, date)).or_default();
-                if *taken < PLACES {
-                    *taken += 1;
-                    break (template, date);
-                }
-                pick = (pick + 1) % SESSIONS;
-            };
+            let first = (i / PRISONS / 10 + k) % SESSIONS;
+            let (template, date) = (0..SESSIONS)
+                .map(|s| templates[(first + s) % SESSIONS])
+                .find_map(|(template, weekday)| {
+                    let date = week + Days::new(u64::from(weekday - 1));
+                    let taken = booked.entry((template, date)).or_default();
+                    (*taken < PLACES).then(|| {
+                        *taken += 1;
+                        (template, date)
+                    })
+                })
+                .expect("a place in the week: 240 places a week per prison");
             if date >= today {
                 world.upcoming += 1;
             }
@@ -481,8 +483,9 @@ impl Load {
 }
 
 /// Every phone makes a small change and syncs it, then reads its prison's open slots, again and
-/// again (or once per `every`, spread evenly), for `WARM_UP` then `MEASURE`, each request going
-/// to the next instance; only requests sent and answered inside the measured window count.
+/// again (or once per `every`, spread evenly), for `WARM_UP` then `MEASURE`, its syncs and its
+/// slot reads each going to the two instances in turn; only requests sent and answered inside
+/// the measured window count.
 async fn load(
     urls: &Arc<Vec<String>>,
     pids: &[u32],
@@ -497,8 +500,12 @@ async fn load(
         })
         .collect();
     reset_peak(None);
+    // The server closes a connection idle for 5 s (actix-web's keep-alive): the client lets go
+    // of its idle connections before, as a phone's HTTP stack does, rather than sending on a
+    // connection the server is closing.
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(DEVICES)
+        .pool_idle_timeout(Duration::from_secs(3))
         .timeout(Duration::from_secs(60))
         .build()
         .expect("an HTTP client");
@@ -517,16 +524,16 @@ async fn load(
                     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                     tick
                 });
-                let mut next = i;
+                let mut cycle = i;
                 let mut seen: Vec<(Op, Duration)> = Vec::new();
                 let mut errors: Vec<String> = Vec::new();
                 while Instant::now() < window.1 {
                     if let Some(tick) = tick.as_mut() {
                         tick.tick().await;
                     }
-                    for op in [Op::Sync, Op::Slots] {
-                        let base = &urls[next % urls.len()];
-                        next += 1;
+                    cycle += 1;
+                    for (n, op) in [Op::Sync, Op::Slots].into_iter().enumerate() {
+                        let base = &urls[(cycle + n) % urls.len()];
                         let sent = Instant::now();
                         let outcome = match op {
                             Op::Sync => sync(&client, base, &mut device).await,
@@ -602,9 +609,12 @@ async fn sync(client: &reqwest::Client, base: &str, device: &mut Device) -> Resu
         .body(device.request())
         .send()
         .await
-        .map_err(|e| format!("sync: {e}"))?;
+        .map_err(|e| format!("sync: {}", chain(&e)))?;
     let status = resp.status();
-    let body = resp.bytes().await.map_err(|e| format!("sync body: {e}"))?;
+    let body = resp
+        .bytes()
+        .await
+        .map_err(|e| format!("sync body: {}", chain(&e)))?;
     if !status.is_success() {
         return Err(format!("sync: {status} {}", String::from_utf8_lossy(&body)));
     }
@@ -625,9 +635,12 @@ async fn read_slots(
         .bearer_auth(token)
         .send()
         .await
-        .map_err(|e| format!("slots: {e}"))?;
+        .map_err(|e| format!("slots: {}", chain(&e)))?;
     let status = resp.status();
-    let body = resp.bytes().await.map_err(|e| format!("slots body: {e}"))?;
+    let body = resp
+        .bytes()
+        .await
+        .map_err(|e| format!("slots body: {}", chain(&e)))?;
     if !status.is_success() || body.first() != Some(&b'[') {
         return Err(format!(
             "slots: {status} {}",
@@ -635,6 +648,17 @@ async fn read_slots(
         ));
     }
     Ok(())
+}
+
+/// An error and its causes, for the report of a failed request.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
 }
 
 /// Proportional set size of all PostgreSQL processes, in kB: shared memory counted once.

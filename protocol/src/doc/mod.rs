@@ -28,6 +28,8 @@ pub mod status;
 pub mod upgrade;
 pub mod write;
 
+/// What the typed readers ([`read_entry`], [`read_collection`]) read into.
+pub use autosurgeon::Hydrate;
 pub use policy::{
     PolicyViolation, Writer, check_authorship, check_change, check_patches, check_patches_since,
 };

@@ -18,7 +18,7 @@
 //! An answered intent is not open any more, so a retried sync does nothing twice. The answers
 //! are written on the copy that is about to be stored, with the server's actor.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use automerge::Automerge;
 use chrono::{DateTime, Utc};
@@ -28,7 +28,7 @@ use reguide_protocol::doc::status::{
 };
 use reguide_protocol::doc::write::{EventList, put_entry_field, server_event};
 use reguide_protocol::doc::{
-    Appointment, Author, DocRegistration, DocVisitRequest, Event, Invitation, keys,
+    Appointment, Author, DocRegistration, DocVisitRequest, Event, Hydrate, Invitation, keys,
     read_collection, read_entry, touched_entries,
 };
 use reguide_protocol::family_days::NewRegistration;
@@ -57,35 +57,9 @@ pub fn project(
     let stored = |e| internal("reading the stored document", e);
     let synced = |e| internal("reading the synced document", e);
 
-    let before: BTreeMap<String, DocVisitRequest> =
-        read_collection(base, keys::VISIT_REQUESTS).map_err(stored)?;
-    let after: BTreeMap<String, DocVisitRequest> =
-        read_collection(copy, keys::VISIT_REQUESTS).map_err(synced)?;
-    for (key, request) in &after {
-        if !before.contains_key(key) {
-            enter_request(conn, who, copy, key, request, now, at)?;
-        }
-    }
-    for key in after.keys() {
-        answer_visit_intents(conn, who, copy, key, now, at)?;
-    }
-
-    let before: BTreeMap<String, DocRegistration> =
-        read_collection(base, keys::FAMILY_DAY_REGISTRATIONS).map_err(stored)?;
-    let after: BTreeMap<String, DocRegistration> =
-        read_collection(copy, keys::FAMILY_DAY_REGISTRATIONS).map_err(synced)?;
-    for (key, registration) in &after {
-        if !before.contains_key(key) {
-            enter_registration(conn, who, copy, key, registration, at)?;
-        }
-    }
-    for key in after.keys() {
-        answer_registration_intents(conn, who, copy, key, now, at)?;
-    }
-
-    // Appointments the family proposed or answered, and its steps' due dates: the email they
-    // cause (the worker's request with answer links, a confirmation, reminders).
-    // Only what the device's changes touched is read (`None`: they cannot be told apart).
+    // Only the entries the device's changes touched are read (`None`: they cannot be told
+    // apart, and every entry is). Open intents live only in entries a sync touched: each sync
+    // answers those of its own entries before it is stored.
     let touched = touched_entries(patches);
     let touches = |collection: &str, id: Option<&str>| match &touched {
         None => true,
@@ -93,6 +67,31 @@ pub fn project(
             .iter()
             .any(|(c, i)| c == collection && id.is_none_or(|id| id == i)),
     };
+
+    let requests: Vec<(String, Option<DocVisitRequest>)> =
+        new_entries(base, copy, keys::VISIT_REQUESTS, touched.as_ref())?;
+    for (key, request) in &requests {
+        if let Some(request) = request {
+            enter_request(conn, who, copy, key, request, now, at)?;
+        }
+    }
+    for (key, _) in &requests {
+        answer_visit_intents(conn, who, copy, key, now, at)?;
+    }
+
+    let registrations: Vec<(String, Option<DocRegistration>)> =
+        new_entries(base, copy, keys::FAMILY_DAY_REGISTRATIONS, touched.as_ref())?;
+    for (key, registration) in &registrations {
+        if let Some(registration) = registration {
+            enter_registration(conn, who, copy, key, registration, at)?;
+        }
+    }
+    for (key, _) in &registrations {
+        answer_registration_intents(conn, who, copy, key, now, at)?;
+    }
+
+    // Appointments the family proposed or answered, and its steps' due dates: the email they
+    // cause (the worker's request with answer links, a confirmation, reminders).
     if touches(keys::APPOINTMENTS, None) {
         let before: BTreeMap<String, Appointment> =
             read_collection(base, keys::APPOINTMENTS).map_err(stored)?;
@@ -116,6 +115,57 @@ pub fn project(
         mail::events::step_reminders(conn, who.family, &plan)?;
     }
     Ok(())
+}
+
+/// The entries of `collection` in `copy` the projection looks at — those the device's changes
+/// touched (`touched`), or all when that is not known — in key order, each with its content when
+/// it is new in this sync (absent from `base`).
+fn new_entries<T: Hydrate>(
+    base: &Automerge,
+    copy: &Automerge,
+    collection: &str,
+    touched: Option<&BTreeSet<(String, String)>>,
+) -> ApiResult<Vec<(String, Option<T>)>> {
+    let stored = |e| internal("reading the stored document", e);
+    let synced = |e| internal("reading the synced document", e);
+    let Some(touched) = touched else {
+        let before: BTreeMap<String, T> = read_collection(base, collection).map_err(stored)?;
+        let after: BTreeMap<String, T> = read_collection(copy, collection).map_err(synced)?;
+        return Ok(after
+            .into_iter()
+            .map(|(key, entry)| {
+                let new = !before.contains_key(&key);
+                (key, new.then_some(entry))
+            })
+            .collect());
+    };
+    let mut entries = Vec::new();
+    for (c, key) in touched {
+        if c != collection {
+            continue;
+        }
+        let after: Option<T> = read_entry(copy, collection, key).map_err(synced)?;
+        let Some(after) = after else {
+            continue;
+        };
+        let existed = has_entry(base, collection, key)
+            .map_err(|e| internal("reading the stored document", e))?;
+        entries.push((key.clone(), (!existed).then_some(after)));
+    }
+    Ok(entries)
+}
+
+/// Whether `collection` of `doc` has an entry `id`, without reading it.
+fn has_entry(
+    doc: &Automerge,
+    collection: &str,
+    id: &str,
+) -> Result<bool, automerge::AutomergeError> {
+    use automerge::ReadDoc;
+    let Some((_, map)) = doc.get(automerge::ROOT, collection)? else {
+        return Ok(false);
+    };
+    Ok(doc.get(&map, id)?.is_some())
 }
 
 /// Living Lab answers new in this sync: each goes through the session's capacity and waiting
