@@ -149,6 +149,11 @@ impl Node {
         }
     }
 
+    /// The process's id, for reading its CPU time and memory from `/proc/<pid>`.
+    pub fn pid(&self) -> u32 {
+        self.child.lock().unwrap_or_else(|p| p.into_inner()).id()
+    }
+
     /// `kill -9`: the process stops dead, mid-request, mid-transaction, mid-email.
     pub fn kill(&self) {
         let mut child = self.child.lock().unwrap_or_else(|p| p.into_inner());
