@@ -66,7 +66,10 @@ async fn run() {
     let closed = setting("VERSUS_CLOSED", 30);
     let paced = setting("VERSUS_PACED", 10);
     let versus = Path::new(env!("CARGO_MANIFEST_DIR")).join("versus");
-    install_node_packages(&versus);
+    let servers = [NodeServer::published(&versus), NodeServer::latest(&versus)];
+    for server in &servers {
+        install_node_packages(&server.packages);
+    }
     let kept = std::env::var_os("VERSUS_WORKLOAD").map(PathBuf::from);
     let temporary = tempfile::tempdir().expect("a temporary folder");
     let workload = kept.unwrap_or_else(|| temporary.path().join("workload"));
@@ -106,9 +109,14 @@ async fn run() {
 
     let ours = reguide(&app, devices, closed).await;
     drop(app);
-    let theirs = tokio::task::spawn_blocking(move || automerge_repo(&versus, &workload))
-        .await
-        .expect("the automerge-repo run");
+    let theirs = tokio::task::spawn_blocking(move || {
+        servers
+            .iter()
+            .map(|server| automerge_repo(&versus, server, &workload))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .expect("the automerge-repo runs");
     println!("machine load after the bench: {}", loadavg());
     report(&ours, &theirs);
 }
@@ -630,10 +638,10 @@ async fn reguide(app: &TestApp, devices: Vec<Device>, closed: usize) -> Measured
 
 // ---- The automerge-repo sync server --------------------------------------------------------
 
-/// Installs the pinned npm packages when they are not there.
-fn install_node_packages(versus: &Path) {
-    if versus
-        .join("node_modules/@automerge/automerge-repo-sync-server")
+/// Installs the pinned npm packages of `folder` when they are not there.
+fn install_node_packages(folder: &Path) {
+    if folder
+        .join("node_modules/@automerge/automerge-repo")
         .exists()
     {
         return;
@@ -641,13 +649,56 @@ fn install_node_packages(versus: &Path) {
     // `npm ci` would be the command, but it refuses a lock file without the optional
     // platform binaries of cbor-extract, which some registries do not serve; `npm install`
     // installs the locked versions all the same.
-    println!("installing the npm packages into {}", versus.display());
+    println!("installing the npm packages into {}", folder.display());
     let status = Command::new("npm")
         .args(["install", "--no-audit", "--no-fund", "--prefix"])
-        .arg(versus)
+        .arg(folder)
         .status()
         .expect("npm (Node.js 20) must be installed");
     assert!(status.success(), "npm install failed: {status}");
+}
+
+/// A Node.js server to compare with: its entry script and the folder of its packages.
+struct NodeServer {
+    entry: PathBuf,
+    packages: PathBuf,
+    /// Name and version of the server itself, when it is a package of its own.
+    package: Option<&'static str>,
+}
+
+impl NodeServer {
+    /// `@automerge/automerge-repo-sync-server` as published, with the versions of
+    /// automerge-repo and automerge npm resolves for it.
+    fn published(versus: &Path) -> Self {
+        Self {
+            entry: versus.join("node_modules/@automerge/automerge-repo-sync-server/src/index.js"),
+            packages: versus.to_path_buf(),
+            package: Some("@automerge/automerge-repo-sync-server"),
+        }
+    }
+
+    /// The same server's code on the latest automerge-repo and automerge (`versus/latest`).
+    fn latest(versus: &Path) -> Self {
+        let folder = versus.join("latest");
+        Self {
+            entry: folder.join("server.mjs"),
+            packages: folder,
+            package: None,
+        }
+    }
+
+    fn name(&self) -> String {
+        let version = |p: &str| package_version(&self.packages, p);
+        let repo = format!(
+            "automerge-repo {}, automerge {}",
+            version("@automerge/automerge-repo"),
+            version("@automerge/automerge")
+        );
+        match self.package {
+            Some(package) => format!("sync server {} ({repo})", version(package)),
+            None => format!("its code on {repo}"),
+        }
+    }
 }
 
 fn package_version(versus: &Path, package: &str) -> String {
@@ -699,15 +750,16 @@ impl Drop for Killed {
     }
 }
 
-fn automerge_repo(versus: &Path, workload: &Path) -> Measured {
+/// Runs `server` and `tests/versus/driver.mjs` against it on the workload.
+fn automerge_repo(versus: &Path, server: &NodeServer, workload: &Path) -> Measured {
     let data = tempfile::tempdir().expect("a folder for the server's storage");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .port();
-    let entry = versus.join("node_modules/@automerge/automerge-repo-sync-server/src/index.js");
+    let name = server.name();
     let mut server = Command::new("node")
-        .arg(&entry)
+        .arg(&server.entry)
         .current_dir(data.path())
         .env("PORT", port.to_string())
         .env("DATA_DIR", data.path().join("amrg"))
@@ -725,12 +777,7 @@ fn automerge_repo(versus: &Path, workload: &Path) -> Measured {
     std::thread::spawn(move || lines.for_each(drop));
     let pid = server.0.id();
     let mut measured = Measured {
-        name: format!(
-            "automerge-repo sync server {} (automerge-repo {}, automerge {})",
-            package_version(versus, "@automerge/automerge-repo-sync-server"),
-            package_version(versus, "@automerge/automerge-repo"),
-            package_version(versus, "@automerge/automerge"),
-        ),
+        name,
         rss_started: memory_kib(pid, "VmRSS:"),
         ..Measured::default()
     };
@@ -758,8 +805,8 @@ fn automerge_repo(versus: &Path, workload: &Path) -> Measured {
     measured.rss_setup = memory_kib(pid, "VmRSS:");
     measured.peak_setup = memory_kib(pid, "VmHWM:");
     println!(
-        "automerge-repo: setup ({} connections, each document given to the server) in {:.1} s",
-        setup["messages_sent"].as_u64().map_or(0, |m| m / 3),
+        "{}: setup (a connection per family, each document given to the server) in {:.1} s",
+        measured.name,
         setup["wall_ms"].as_f64().unwrap_or(0.0) / 1e3
     );
 
@@ -804,9 +851,9 @@ fn automerge_repo(versus: &Path, workload: &Path) -> Measured {
 
 // ---- The report ----------------------------------------------------------------------------
 
-fn report(ours: &Measured, theirs: &Measured) {
+fn report(ours: &Measured, theirs: &[Measured]) {
     println!();
-    for m in [ours, theirs] {
+    for m in std::iter::once(ours).chain(theirs) {
         println!(
             "{}: resident {} once started, {} after setup (peak {} so far), {} at the end",
             m.name,
@@ -818,94 +865,106 @@ fn report(ours: &Measured, theirs: &Measured) {
         m.closed.print(&m.name, "closed loop");
         m.paced.print(&m.name, "paced");
     }
-    println!("\n| measure | reguide | automerge-repo | ratio |\n|---|---|---|---|");
-    let row = |what: &str, a: f64, b: f64, unit: &str, digits: usize| {
-        println!(
-            "| {what} | {a:.digits$}{unit} | {b:.digits$}{unit} | {:.2} |",
-            a / b.max(1e-9)
-        );
+    println!();
+    for (i, m) in theirs.iter().enumerate() {
+        println!("automerge-repo ({}) = {}", i + 1, m.name);
+    }
+    let mut head = String::from("| measure | reguide |");
+    let mut rule = String::from("|---|---|");
+    for i in 1..=theirs.len() {
+        head.push_str(&format!(" automerge-repo ({i}) | reguide ÷ ({i}) |"));
+        rule.push_str("---|---|");
+    }
+    println!("{head}\n{rule}");
+    let row = |what: &str, figure: &dyn Fn(&Measured) -> f64, unit: &str, digits: usize| {
+        let a = figure(ours);
+        let mut line = format!("| {what} | {a:.digits$}{unit} |");
+        for m in theirs {
+            let b = figure(m);
+            line.push_str(&format!(" {b:.digits$}{unit} | {:.2} |", a / b.max(1e-9)));
+        }
+        println!("{line}");
     };
-    for (label, a, b) in [
-        ("closed loop", &ours.closed, &theirs.closed),
-        ("paced", &ours.paced, &theirs.paced),
+    let peak = |m: &Measured| m.peak_setup.max(m.closed.peak).max(m.paced.peak) as f64 / 1024.0;
+    for (label, phase) in [
+        (
+            "closed loop",
+            (|m: &Measured| &m.closed) as fn(&Measured) -> &Phase,
+        ),
+        ("paced", |m: &Measured| &m.paced),
     ] {
         row(
             &format!("{label}: syncs"),
-            a.syncs as f64,
-            b.syncs as f64,
+            &|m| phase(m).syncs as f64,
             "",
             0,
         );
         row(
-            &format!("{label}: server CPU-s"),
-            a.cpu.server,
-            b.cpu.server,
+            &format!("{label}: server CPU"),
+            &|m| phase(m).cpu.server,
             " s",
             2,
         );
         row(
             &format!("{label}: **syncs per server CPU-second**"),
-            a.per_cpu_second(),
-            b.per_cpu_second(),
+            &|m| phase(m).per_cpu_second(),
             "",
             0,
         );
         row(
-            &format!("{label}: syncs/s"),
-            a.syncs as f64 / a.wall.as_secs_f64(),
-            b.syncs as f64 / b.wall.as_secs_f64(),
+            &format!("{label}: syncs per second"),
+            &|m| phase(m).syncs as f64 / phase(m).wall.as_secs_f64().max(1e-9),
             "",
             0,
         );
         row(
             &format!("{label}: p50"),
-            ms(a.quantile(0.5)),
-            ms(b.quantile(0.5)),
+            &|m| ms(phase(m).quantile(0.5)),
             " ms",
             1,
         );
         row(
             &format!("{label}: p99"),
-            ms(a.quantile(0.99)),
-            ms(b.quantile(0.99)),
+            &|m| ms(phase(m).quantile(0.99)),
             " ms",
             1,
         );
         row(
             &format!("{label}: server peak resident"),
-            a.peak as f64 / 1024.0,
-            b.peak as f64 / 1024.0,
+            &|m| phase(m).peak as f64 / 1024.0,
             " MiB",
             1,
         );
         row(
-            &format!("{label}: load generator CPU-s"),
-            a.cpu.client,
-            b.cpu.client,
+            &format!("{label}: load generator CPU"),
+            &|m| phase(m).cpu.client,
+            " s",
+            2,
+        );
+        row(
+            &format!("{label}: CPU of anything else on the machine"),
+            &|m| phase(m).cpu.other(),
             " s",
             2,
         );
     }
     row(
+        "resident once started",
+        &|m| m.rss_started as f64 / 1024.0,
+        " MiB",
+        1,
+    );
+    row(
         "resident after setup",
-        ours.rss_setup as f64 / 1024.0,
-        theirs.rss_setup as f64 / 1024.0,
+        &|m| m.rss_setup as f64 / 1024.0,
         " MiB",
         1,
     );
     row(
         "resident at the end",
-        ours.rss_end as f64 / 1024.0,
-        theirs.rss_end as f64 / 1024.0,
+        &|m| m.rss_end as f64 / 1024.0,
         " MiB",
         1,
     );
-    let peak = |m: &Measured| m.peak_setup.max(m.closed.peak).max(m.paced.peak) as f64 / 1024.0;
-    row(
-        "peak resident, whole run",
-        peak(ours),
-        peak(theirs),
-        " MiB",
-        1,
-    );
+    row("**peak resident, whole run**", &peak, " MiB", 1);
 }
