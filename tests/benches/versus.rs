@@ -98,12 +98,21 @@ async fn run() {
         .to_string(),
     )
     .expect("write the manifest");
+    let documents: usize = devices.iter().map(|d| d.doc.len()).sum();
+    let changes: Vec<usize> = devices
+        .iter()
+        .flat_map(|d| d.changes.iter().map(|(bytes, _)| bytes.len()))
+        .collect();
     println!(
         "workload: {families} families through the API, each device synced once and then made \
-         {} changes offline ({closed} for the closed loop, {paced} paced), in {:.1} s; written \
-         to {}",
+         {} changes offline ({closed} for the closed loop, {paced} paced), in {:.1} s; \
+         documents {:.0} B on average, changes {:.0} B on average ({} to {} B); written to {}",
         closed + paced,
         started.elapsed().as_secs_f64(),
+        documents as f64 / families.max(1) as f64,
+        changes.iter().sum::<usize>() as f64 / changes.len().max(1) as f64,
+        changes.iter().min().unwrap_or(&0),
+        changes.iter().max().unwrap_or(&0),
         workload.display()
     );
 
