@@ -1,5 +1,7 @@
 //! reguide beside the automerge-repo sync server (Node.js, from the npm registry), on the same
-//! machine and the same workload: syncs per server CPU-second and the server's memory.
+//! machine and the same workload: syncs per server CPU-second and the server's memory. Two Node
+//! servers run: `@automerge/automerge-repo-sync-server` as published, and its code on the latest
+//! automerge-repo and automerge (`tests/versus/latest/server.mjs`).
 //!
 //! The workload is made once, through reguide's API: 200 families, each with one member whose
 //! device is enrolled and synced once; then each device makes its changes offline (appointments
