@@ -145,20 +145,21 @@ impl TestApp {
         }
     }
 
+    /// The server's process id when it runs in a process of its own
+    /// ([`TestApp::spawn_process_instance`]); `None` for a server in the test's process.
+    pub fn pid(&self) -> Option<u32> {
+        match &self.server {
+            Server::Process(node) => Some(node.pid()),
+            Server::Task { .. } => None,
+        }
+    }
+
     /// `kill -9` of a process instance: no shutdown, requests and transactions cut where they
     /// are. [`TestApp::restart`] starts it again.
     pub fn kill(&self) {
         match &self.server {
             Server::Process(node) => node.kill(),
             Server::Task { .. } => panic!("only a process instance can be killed"),
-        }
-    }
-
-    /// The process id of a process instance; `None` for one that runs in the test's process.
-    pub fn pid(&self) -> Option<u32> {
-        match &self.server {
-            Server::Process(node) => Some(node.pid()),
-            Server::Task { .. } => None,
         }
     }
 

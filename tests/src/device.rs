@@ -169,6 +169,12 @@ pub fn sorted(mut heads: Vec<ChangeHash>) -> Vec<ChangeHash> {
 /// code), whose member enrols a phone that syncs once, proposes an appointment with `staff`
 /// and syncs it.
 pub async fn enrolled_family(app: &TestApp, admin: &str, staff: AccountId, label: &str) -> Device {
+    let (family, member) = new_family(app, admin, label).await;
+    enrolled_device(app, admin, family, member, staff).await
+}
+
+/// A family with one member (a parent), made through the API by an administrator.
+pub async fn new_family(app: &TestApp, admin: &str, label: &str) -> (FamilyId, MemberId) {
     let family: Family = expect_json(
         app.post_json("/api/v1/families", Some(admin), &json!({ "label": label }))
             .await,
@@ -190,12 +196,26 @@ pub async fn enrolled_family(app: &TestApp, admin: &str, staff: AccountId, label
         201,
     )
     .await;
-    enrolled_device(app, admin, family.id, member.id, staff).await
+    (family.id, member.id)
 }
 
 /// `member` of `family` enrols a phone with a code an administrator makes; the phone syncs
 /// once, proposes an appointment with `staff` and syncs it.
 pub async fn enrolled_device(
+    app: &TestApp,
+    admin: &str,
+    family: FamilyId,
+    member: MemberId,
+    staff: AccountId,
+) -> Device {
+    let mut device = enrol(app, admin, family, member, staff).await;
+    device.small_change(true);
+    device.sync(app).await;
+    device
+}
+
+/// `member` of `family` enrols a phone with a code an administrator makes; the phone syncs once.
+pub async fn enrol(
     app: &TestApp,
     admin: &str,
     family: FamilyId,
@@ -212,8 +232,6 @@ pub async fn enrolled_device(
     let enrolled: EnrolResponse =
         expect_json(app.post_json("/api/v1/auth/enrol", None, &body).await, 200).await;
     let mut device = Device::new(enrolled.session, member, family, staff);
-    device.sync(app).await;
-    device.small_change(true);
     device.sync(app).await;
     device
 }
