@@ -734,7 +734,13 @@ fn report(ours: &Measured, theirs: &[Measured]) {
         let mut line = format!("| {what} | {a:.digits$}{unit} |");
         for m in theirs {
             let b = figure(m);
-            line.push_str(&format!(" {b:.digits$}{unit} | {:.2} |", a / b.max(1e-9)));
+            // A ratio of near-nothing (the machine's idle CPU) says nothing.
+            let ratio = if b < 0.05 {
+                "–".to_owned()
+            } else {
+                format!("{:.2}", a / b)
+            };
+            line.push_str(&format!(" {b:.digits$}{unit} | {ratio} |"));
         }
         println!("{line}");
     };
