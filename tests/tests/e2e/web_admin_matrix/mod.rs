@@ -4,9 +4,9 @@
 //! The table is the specification. Every cell runs against a real server with a real session
 //! and the form's CSRF token. A form that is refused must change nothing and one that is allowed
 //! must really act (the object is looked at through the API before and after) and lead to a
-//! page the caller may open. A cell's object
-//! is made fresh when the previous call on it succeeded (refusals share one). A hidden object
-//! must answer exactly as a missing one. All mismatches are printed, then the test fails once.
+//! page the caller may open. A cell's object is made fresh when the previous call on it
+//! succeeded (refusals share one). A hidden object must answer exactly as a missing one. All
+//! mismatches are printed, then the test fails once.
 //!
 //! This file is the table and the test that runs it; `fixtures.rs` makes the sessions and the
 //! objects the cells work on, `requests.rs` sends each cell's call and reads its answer.
