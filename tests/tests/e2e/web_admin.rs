@@ -458,6 +458,8 @@ both_backends! {
         assert_eq!(again.status(), StatusCode::BAD_REQUEST);
         let html = again.text().await.expect("page");
         assert!(html.contains("class=\"error-summary\"") && html.contains("href=\"#object\""), "{html}");
+        // In the administrator's language (Dutch), not the API's English.
+        assert!(html.contains("Het dossier van dit gezin is al afgesloten."), "{html}");
         assert!(html.contains("<td class=\"mono\">case_closed</td>"), "beside the family's entries");
 
         let resp = send("reopen").await;
@@ -467,7 +469,9 @@ both_backends! {
         assert!(closed_at(&app, &admin, family).await.is_none());
         let open = send("reopen").await;
         assert_eq!(open.status(), StatusCode::BAD_REQUEST);
-        assert!(open.text().await.expect("page").contains("class=\"error-summary\""));
+        let html = open.text().await.expect("page");
+        assert!(html.contains("class=\"error-summary\""));
+        assert!(html.contains("Het dossier van dit gezin is open"), "{html}");
         assert!(closed_at(&app, &admin, family).await.is_none());
     }
 
