@@ -45,16 +45,8 @@ const MEASURE: Duration = Duration::from_secs(20);
 /// Rows per INSERT statement while seeding.
 const CHUNK: usize = 1_000;
 
-fn main() {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
-        .block_on(run());
-}
-
-async fn run() {
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
     assert!(
         require_postgres(),
         "the load benchmark runs on PostgreSQL: set TEST_DATABASE_URL"
@@ -225,7 +217,8 @@ fn seed(app: &TestApp) -> World {
         upcoming: 0,
         slots: 0,
     };
-    let mut booked: HashMap<(Uuid, NaiveDate), i32> = HashMap::new();
+    // Places taken per session and day, and the prison of the session.
+    let mut booked: HashMap<(Uuid, NaiveDate), (PrisonId, i32)> = HashMap::new();
     let today = Utc::now().date_naive();
     let monday = today - Days::new(u64::from(today.weekday().num_days_from_monday()));
     for i in 0..FAMILIES {
@@ -268,7 +261,7 @@ fn seed(app: &TestApp) -> World {
                 .map(|s| templates[(first + s) % SESSIONS])
                 .find_map(|(template, weekday)| {
                     let date = week + Days::new(u64::from(weekday - 1));
-                    let taken = booked.entry((template, date)).or_default();
+                    let (_, taken) = booked.entry((template, date)).or_insert((*prison, 0));
                     (*taken < PLACES).then(|| {
                         *taken += 1;
                         (template, date)
@@ -306,12 +299,7 @@ fn seed(app: &TestApp) -> World {
     }
     let slot_rows: Vec<String> = booked
         .iter()
-        .map(|((template, date), n)| {
-            let prison = prisons
-                .iter()
-                .find(|(_, t)| t.iter().any(|(id, _)| id == template))
-                .map(|(p, _)| *p)
-                .expect("the template's prison");
+        .map(|((template, date), (prison, n))| {
             let key = slots::slot_key(*template, *date, VisitType::Table);
             format!("('{key}', '{prison}', '{template}', '{date}', 'table', {PLACES}, {n})")
         })

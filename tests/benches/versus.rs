@@ -49,16 +49,8 @@ fn setting(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-fn main() {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
-        .block_on(run());
-}
-
-async fn run() {
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
     let families = setting("VERSUS_FAMILIES", 200);
     let closed = setting("VERSUS_CLOSED", 30);
     let paced = setting("VERSUS_PACED", 10);

@@ -9,7 +9,7 @@ use reguide_protocol::api::{EnrolResponse, EnrolmentCode, Family, Member, TokenR
 use reguide_protocol::doc::status::AppointmentEventKind;
 use reguide_protocol::doc::write::{self, NewDocAppointment};
 use reguide_protocol::doc::{DocError, Writer};
-use reguide_protocol::sync::{CONTENT_TYPE, SyncRequest, SyncResponse};
+use reguide_protocol::sync::{CONTENT_TYPE, SyncResponse};
 use reguide_protocol::{AccountId, FamilyId, MemberId};
 use serde_json::json;
 
@@ -66,17 +66,7 @@ impl Device {
 
     /// The request this device would send now.
     pub fn request(&self) -> Vec<u8> {
-        let changes = self
-            .doc
-            .as_ref()
-            .map(|doc| doc.save_after(&self.server_heads))
-            .unwrap_or_default();
-        SyncRequest {
-            heads: self.server_heads.clone(),
-            changes,
-        }
-        .encode()
-        .expect("encode")
+        crate::sync::request_body(self.doc.as_ref(), &self.server_heads)
     }
 
     /// Applies a successful response, as a client does.

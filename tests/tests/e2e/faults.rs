@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use automerge::{ChangeHash, ReadDoc};
 use chrono::Weekday;
-use reguide_tests::device::enrolled_family;
+use reguide_tests::device::{enrolled_family, sorted};
 use reguide_tests::protocol::sync::{CONTENT_TYPE, SyncResponse};
 use reguide_tests::protocol::visits::{VisitRequest, VisitType};
 use reguide_tests::visits::{REQUESTS, next_weekday};
@@ -196,11 +196,11 @@ both_backends! {
             let stored = app
                 .with_server_db(move |conn| reguide_server::sync::store::load(conn, family))
                 .expect("the family's document");
-            let mut ours = phone.doc().get_heads();
-            let mut theirs = stored.get_heads();
-            ours.sort();
-            theirs.sort();
-            assert_eq!(ours, theirs, "phone {n}: every change it made is stored");
+            assert_eq!(
+                sorted(phone.doc().get_heads()),
+                sorted(stored.get_heads()),
+                "phone {n}: every change it made is stored"
+            );
         }
     }
 
