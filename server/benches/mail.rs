@@ -140,10 +140,7 @@ async fn outbox_rate(config: Config) -> f64 {
         .expect("enqueue");
     }
     let mailer = Arc::new(Mailer::from_config(&config).expect("mailer"));
-    let state = AppState {
-        pool,
-        config: Arc::new(config),
-    };
+    let state = AppState::new(pool, config);
     let started = Instant::now();
     let mut sent = 0;
     while sent < MESSAGES {

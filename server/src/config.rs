@@ -24,6 +24,8 @@ pub struct Config {
     pub database_url: Option<SecretString>,
     /// Database connections kept open.
     pub db_pool_size: u32,
+    /// Family documents an instance keeps loaded between syncs (0: none).
+    pub doc_cache_size: usize,
     /// HTTP worker threads; default: one per core.
     pub workers: Option<usize>,
     /// `pretty` for people, `json` for log collectors.
@@ -158,6 +160,7 @@ impl Default for Config {
             data_dir: PathBuf::from("data"),
             database_url: None,
             db_pool_size: 8,
+            doc_cache_size: 1000,
             workers: None,
             log_format: LogFormat::Pretty,
             log_level: "info".into(),

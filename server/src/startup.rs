@@ -1,7 +1,6 @@
 //! Builds the application: pool, migrations, optional demo data, routes, and the HTTP server.
 
 use std::net::TcpListener;
-use std::sync::Arc;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
@@ -65,10 +64,7 @@ impl Application {
             Ok(pool)
         })
         .await??;
-        let state = AppState {
-            pool,
-            config: Arc::new(config),
-        };
+        let state = AppState::new(pool, config);
         if state.config.demo {
             let pool = state.pool.clone();
             web::block(move || {
@@ -136,6 +132,12 @@ async fn sweep_forever(state: AppState) {
 
 fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
     let workers = state.config.workers;
+    // Each blocking task of a worker holds or waits for one of the pool's connections (or
+    // hashes a password): more threads than connections would only wait, each with its own
+    // stack and allocator arena (with 512, the default, 200 waiting syncs took 70 MiB).
+    let blocking_threads = usize::try_from(state.config.db_pool_size)
+        .unwrap_or(usize::MAX)
+        .max(2);
     let limiter = web::Data::new(limits::RequestLimiter::new(&state.config));
     let data = web::Data::new(state);
     let mut server = HttpServer::new(move || {
@@ -171,6 +173,7 @@ fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
             .configure(crate::web::configure)
             .default_service(web::to(no_route))
     })
+    .worker_max_blocking_threads(blocking_threads)
     .listen(listener)?;
     if let Some(workers) = workers {
         server = server.workers(workers);

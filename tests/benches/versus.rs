@@ -69,7 +69,6 @@ async fn main() {
     // (delivery is not syncing, and this instance would otherwise take a share of it).
     let app = TestApp::spawn_with(Backend::Sqlite, |config| {
         config.log_level = "error".into();
-        config.db_pool_size = 16;
         config.mail.worker = false;
     })
     .await;

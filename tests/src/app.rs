@@ -321,10 +321,7 @@ impl TestApp {
     /// of the server would (its own connections, the same configuration).
     pub async fn sweep_retention_in(&self, days: i64) -> reguide_server::retention::Swept {
         let pool = reguide_server::db::connect(&self.database_url, 2).expect("connect");
-        let state = reguide_server::state::AppState {
-            pool,
-            config: std::sync::Arc::new(self.config.clone()),
-        };
+        let state = reguide_server::state::AppState::new(pool, self.config.clone());
         let now = reguide_server::db::now() + chrono::Duration::days(days);
         reguide_server::retention::sweep(&state, now)
             .await

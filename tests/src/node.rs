@@ -44,6 +44,10 @@ fn environment(config: &Config) -> Vec<(String, String)> {
             "REGUIDE_DB_POOL_SIZE".into(),
             config.db_pool_size.to_string(),
         ),
+        (
+            "REGUIDE_DOC_CACHE_SIZE".into(),
+            config.doc_cache_size.to_string(),
+        ),
         ("REGUIDE_LOG_LEVEL".into(), config.log_level.clone()),
         // The first instance seeded the demo data; the others find it.
         ("REGUIDE_DEMO".into(), "false".into()),

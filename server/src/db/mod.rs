@@ -127,8 +127,12 @@ pub fn connect(url: &str, max_size: u32) -> anyhow::Result<DbPool> {
             std::fs::create_dir_all(dir)?;
         }
     }
+    // A PostgreSQL connection can be cut (a restarted server): each is tried before it is
+    // handed out. A SQLite connection is a file handle of this process; trying it costs every
+    // request a statement for nothing.
     let pool = r2d2::Pool::builder()
         .max_size(max_size)
+        .test_on_check_out(Backend::of_url(url) == Backend::Postgres)
         .connection_timeout(Duration::from_secs(10))
         .build(Manager::new(url))?;
     Ok(pool)

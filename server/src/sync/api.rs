@@ -113,7 +113,12 @@ pub async fn sync_family(
         device,
         account: principal.account_id,
     };
-    let response = state.write(move |conn| sync(conn, who, request)).await?;
+    let docs = state.docs.clone();
+    let (response, stored) = state
+        .write(move |conn| sync(conn, &docs, who, request))
+        .await?;
+    // Committed: the next sync of the family starts from this document.
+    state.docs.put(stored);
     let frame = response
         .encode()
         .map_err(|e| ApiError::internal(anyhow::anyhow!("encoding a sync response: {e}")))?;

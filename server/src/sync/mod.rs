@@ -25,6 +25,7 @@
 //! nothing. All Automerge work is CPU-bound and runs on the blocking pool with the transaction.
 
 pub mod api;
+pub mod cache;
 pub mod mirror;
 pub mod projection;
 pub mod store;
@@ -37,6 +38,7 @@ use reguide_protocol::doc;
 use reguide_protocol::sync::{ResponseKind, SyncRequest, SyncResponse, server_actor};
 use reguide_protocol::{AccountId, DeviceId, FamilyId, MemberId};
 
+use self::cache::{DocCache, Loaded};
 use crate::db::DbConn;
 use crate::db::schema::devices;
 use crate::error::{ApiError, ApiResult};
@@ -70,13 +72,20 @@ fn device_actor(conn: &mut DbConn, device: DeviceId) -> ApiResult<ActorId> {
     Ok(ActorId::from(bytes))
 }
 
-/// Runs one sync; call inside a write transaction.
-pub fn sync(conn: &mut DbConn, who: Syncer, request: SyncRequest) -> ApiResult<SyncResponse> {
+/// Runs one sync; call inside a write transaction. Starts from the family's document in `docs`
+/// when it is there and still what is stored, and answers with the document as it stored it,
+/// for the caller to put back into `docs` once the transaction has committed.
+pub fn sync(
+    conn: &mut DbConn,
+    docs: &DocCache,
+    who: Syncer,
+    request: SyncRequest,
+) -> ApiResult<(SyncResponse, Loaded)> {
     let actor = device_actor(conn, who.device)?;
-    let stored = store::lock_or_create(conn, who.family)?;
+    let mut stored = store::lock_or_create_from(conn, who.family, docs.take(who.family))?;
 
     // The server's own changes first: they are stored with the device's, or not at all.
-    let mut base = stored.doc.fork().with_actor(server_actor());
+    let mut base = std::mem::take(&mut stored.doc);
     doc::upgrade(&mut base).map_err(|e| internal("upgrading a family document", e))?;
     store::put_members(conn, who.family, &mut base)?;
     mirror::mirror(conn, who.family, &mut base, mirror::Scope::Family)?;
@@ -93,8 +102,9 @@ pub fn sync(conn: &mut DbConn, who: Syncer, request: SyncRequest) -> ApiResult<S
         && !client_knows_heads
         && store::is_retired(conn, who.family, &request.heads)?
     {
-        store::save(conn, who.family, &stored, &base)?;
-        return respond(&base, ResponseKind::Replaced, &[]);
+        let saved = store::save(conn, who.family, &stored, &base)?;
+        let response = respond(&base, ResponseKind::Replaced, &[])?;
+        return Ok((response, saved.keep(who.family, base)));
     }
 
     let mut copy = base.fork().with_actor(server_actor());
@@ -113,8 +123,9 @@ pub fn sync(conn: &mut DbConn, who: Syncer, request: SyncRequest) -> ApiResult<S
         }
         // Recovery: the client's heads are unknown here (the server was restored from a backup,
         // say). Its changes are set aside; it gets the whole document, merges, and syncs again.
-        store::save(conn, who.family, &stored, &base)?;
-        return respond(&base, ResponseKind::FullDocument, &[]);
+        let saved = store::save(conn, who.family, &stored, &base)?;
+        let response = respond(&base, ResponseKind::FullDocument, &[])?;
+        return Ok((response, saved.keep(who.family, base)));
     }
 
     validate(&base, &copy, &patches, &actor, who.member)?;
@@ -128,13 +139,14 @@ pub fn sync(conn: &mut DbConn, who: Syncer, request: SyncRequest) -> ApiResult<S
             .map(|c| c.hash),
     );
     projection::project(conn, who, &base, &mut copy, &patches, chrono::Utc::now())?;
-    store::save(conn, who.family, &stored, &copy)?;
+    let saved = store::save(conn, who.family, &stored, &copy)?;
 
-    if client_knows_heads {
-        respond(&copy, ResponseKind::Changes, &has)
+    let response = if client_knows_heads {
+        respond(&copy, ResponseKind::Changes, &has)?
     } else {
-        respond(&copy, ResponseKind::FullDocument, &[])
-    }
+        respond(&copy, ResponseKind::FullDocument, &[])?
+    };
+    Ok((response, saved.keep(who.family, copy)))
 }
 
 /// Loads `changes` into `copy` ([`doc::incoming::load_changes`]), turning errors and panics

@@ -54,19 +54,11 @@ pub fn project(
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
     let at = now.timestamp_millis();
-    let stored = |e| internal("reading the stored document", e);
-    let synced = |e| internal("reading the synced document", e);
 
     // Only the entries the device's changes touched are read (`None`: they cannot be told
     // apart, and every entry is). Open intents live only in entries a sync touched: each sync
     // answers those of its own entries before it is stored.
     let touched = touched_entries(patches);
-    let touches = |collection: &str, id: Option<&str>| match &touched {
-        None => true,
-        Some(set) => set
-            .iter()
-            .any(|(c, i)| c == collection && id.is_none_or(|id| id == i)),
-    };
 
     let requests: Vec<(String, Option<DocVisitRequest>)> =
         new_entries(base, copy, keys::VISIT_REQUESTS, touched.as_ref())?;
@@ -92,25 +84,20 @@ pub fn project(
 
     // Appointments the family proposed or answered, and its steps' due dates: the email they
     // cause (the worker's request with answer links, a confirmation, reminders).
-    if touches(keys::APPOINTMENTS, None) {
-        let before: BTreeMap<String, Appointment> =
-            read_collection(base, keys::APPOINTMENTS).map_err(stored)?;
-        let after: BTreeMap<String, Appointment> =
-            read_collection(copy, keys::APPOINTMENTS).map_err(synced)?;
-        for (key, appointment) in &after {
-            let earlier = before.get(key);
-            if earlier == Some(appointment) || !touches(keys::APPOINTMENTS, Some(key)) {
-                continue;
-            }
-            let earlier = earlier.cloned().map(appointments::detail);
-            let current = appointments::detail(appointment.clone());
-            mail::events::appointment(conn, who.family, earlier.as_ref(), &current, now)?;
-        }
+    let appointments: Vec<(String, Option<Appointment>, Appointment)> =
+        changed_entries(base, copy, keys::APPOINTMENTS, touched.as_ref())?;
+    for (_, earlier, appointment) in appointments {
+        let earlier = earlier.map(appointments::detail);
+        let current = appointments::detail(appointment);
+        mail::events::appointment(conn, who.family, earlier.as_ref(), &current, now)?;
     }
-    if touches(keys::INVITATIONS, None) {
-        answer_invitations(conn, who, base, copy, &touches, now)?;
-    }
-    if touches(keys::STEPS, None) {
+    let invitations: Vec<(String, Option<Invitation>, Invitation)> =
+        changed_entries(base, copy, keys::INVITATIONS, touched.as_ref())?;
+    answer_invitations(conn, who, copy, &invitations, now)?;
+    let steps_touched = touched
+        .as_ref()
+        .is_none_or(|set| set.iter().any(|(c, _)| c == keys::STEPS));
+    if steps_touched {
         let plan = mail::events::plan_step_reminders(copy, now)?;
         mail::events::step_reminders(conn, who.family, &plan)?;
     }
@@ -168,6 +155,48 @@ fn has_entry(
     Ok(doc.get(&map, id)?.is_some())
 }
 
+/// The entries of `collection` that the device's changes touched (`touched`; all when that is
+/// not known) and that changed in this sync, in key order, each as `base` had it (`None`: new)
+/// and as `copy` has it. Only those entries are read: an appointment carries its whole history.
+fn changed_entries<T: Hydrate + PartialEq>(
+    base: &Automerge,
+    copy: &Automerge,
+    collection: &str,
+    touched: Option<&BTreeSet<(String, String)>>,
+) -> ApiResult<Vec<(String, Option<T>, T)>> {
+    let stored = |e| internal("reading the stored document", e);
+    let synced = |e| internal("reading the synced document", e);
+    let entries: Vec<(String, Option<T>, T)> = match touched {
+        None => {
+            let mut before: BTreeMap<String, T> =
+                read_collection(base, collection).map_err(stored)?;
+            let after: BTreeMap<String, T> = read_collection(copy, collection).map_err(synced)?;
+            after
+                .into_iter()
+                .map(|(key, entry)| {
+                    let earlier = before.remove(&key);
+                    (key, earlier, entry)
+                })
+                .collect()
+        }
+        Some(touched) => {
+            let mut entries = Vec::new();
+            for (c, key) in touched.iter().filter(|(c, _)| c == collection) {
+                let Some(after) = read_entry(copy, c, key).map_err(synced)? else {
+                    continue;
+                };
+                let before = read_entry(base, c, key).map_err(stored)?;
+                entries.push((key.clone(), before, after));
+            }
+            entries
+        }
+    };
+    Ok(entries
+        .into_iter()
+        .filter(|(_, before, after)| before.as_ref() != Some(after))
+        .collect())
+}
+
 /// Living Lab answers new in this sync: each goes through the session's capacity and waiting
 /// list like any other answer; the places it gives are written into the synced document (and,
 /// for members of other families promoted meanwhile, into theirs). An answer the session no
@@ -175,21 +204,13 @@ fn has_entry(
 fn answer_invitations(
     conn: &mut DbConn,
     who: Syncer,
-    base: &Automerge,
     copy: &mut Automerge,
-    touches: &dyn Fn(&str, Option<&str>) -> bool,
+    invitations: &[(String, Option<Invitation>, Invitation)],
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
-    let before: BTreeMap<String, Invitation> = read_collection(base, keys::INVITATIONS)
-        .map_err(|e| internal("reading the stored document", e))?;
-    let after: BTreeMap<String, Invitation> = read_collection(copy, keys::INVITATIONS)
-        .map_err(|e| internal("reading the synced document", e))?;
-    for (id, invitation) in &after {
-        if !touches(keys::INVITATIONS, Some(id)) {
-            continue;
-        }
+    for (id, before, invitation) in invitations {
         let latest = invitation_answer(&invitation.answers);
-        let earlier = before.get(id).and_then(|i| invitation_answer(&i.answers));
+        let earlier = before.as_ref().and_then(|i| invitation_answer(&i.answers));
         let Some(latest) = latest.filter(|l| Some(*l) != earlier) else {
             continue;
         };

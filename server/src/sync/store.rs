@@ -16,6 +16,7 @@ use reguide_protocol::FamilyId;
 use reguide_protocol::doc::{self, DocMember, FamilyDoc};
 use reguide_protocol::sync::server_actor;
 
+use super::cache::{Loaded, Version};
 use crate::db::schema::{
     family_document_increments, family_documents, family_members, retired_changes,
 };
@@ -35,8 +36,41 @@ pub struct Stored {
     pub doc: Automerge,
     /// Its heads as stored: new increments are `save_after` these.
     pub heads: Vec<ChangeHash>,
+    version: Version,
     snapshot_len: i64,
     increments_bytes: i64,
+}
+
+impl Stored {
+    fn new(doc: Automerge, version: Version, snapshot_len: i64, increments_bytes: i64) -> Self {
+        Self {
+            heads: doc.get_heads(),
+            doc,
+            version,
+            snapshot_len,
+            increments_bytes,
+        }
+    }
+}
+
+/// What [`save`] left stored; with the document saved, what a [`super::cache::DocCache`]
+/// keeps.
+#[derive(Debug)]
+pub struct Saved {
+    version: Version,
+    snapshot_len: i64,
+}
+
+impl Saved {
+    /// The family's document `doc`, as saved.
+    pub fn keep(self, family: FamilyId, doc: Automerge) -> Loaded {
+        Loaded {
+            family,
+            doc,
+            version: self.version,
+            snapshot_len: self.snapshot_len,
+        }
+    }
 }
 
 fn internal(what: &str, e: impl std::fmt::Display) -> ApiError {
@@ -54,7 +88,17 @@ fn heads_text(heads: &[ChangeHash]) -> String {
 /// Locks the family's document row for the rest of the transaction, creating the document
 /// first if the family has none yet, and loads it.
 pub fn lock_or_create(conn: &mut DbConn, family: FamilyId) -> ApiResult<Stored> {
-    if let Some(stored) = lock_and_load(conn, family)? {
+    lock_or_create_from(conn, family, None)
+}
+
+/// [`lock_or_create`], starting from `kept`, the document as loaded by an earlier transaction,
+/// when the stored version extends it (see [`super::cache`]).
+pub fn lock_or_create_from(
+    conn: &mut DbConn,
+    family: FamilyId,
+    kept: Option<Loaded>,
+) -> ApiResult<Stored> {
+    if let Some(stored) = load_stored(conn, family, true, kept)? {
         return Ok(stored);
     }
     let mut created = doc::new_document(family, server_actor())
@@ -80,17 +124,13 @@ pub fn lock_or_create(conn: &mut DbConn, family: FamilyId) -> ApiResult<Stored> 
             .values(row)
             .execute(lite)?,
     };
-    lock_and_load(conn, family)?
+    load_stored(conn, family, true, None)?
         .ok_or_else(|| internal("family document", "missing right after its creation"))
-}
-
-fn lock_and_load(conn: &mut DbConn, family: FamilyId) -> ApiResult<Option<Stored>> {
-    load_stored(conn, family, true)
 }
 
 /// A family's document as stored, for reading (no lock); `None` before its first sync.
 pub fn load(conn: &mut DbConn, family: FamilyId) -> ApiResult<Option<Automerge>> {
-    Ok(load_stored(conn, family, false)?.map(|stored| stored.doc))
+    Ok(load_stored(conn, family, false, None)?.map(|stored| stored.doc))
 }
 
 /// What `read` sees in a family's document: nothing before the family's first document.
@@ -142,46 +182,120 @@ pub fn edit_as_server_then<T, R>(
     read(&doc, out)
 }
 
-fn load_stored(conn: &mut DbConn, family: FamilyId, lock: bool) -> ApiResult<Option<Stored>> {
+fn load_stored(
+    conn: &mut DbConn,
+    family: FamilyId,
+    lock: bool,
+    kept: Option<Loaded>,
+) -> ApiResult<Option<Stored>> {
     let id = family.to_string();
+    if let Some(kept) = kept {
+        let query = family_documents::table.find(&id).select((
+            family_documents::snapshot_heads,
+            family_documents::increments_bytes,
+        ));
+        let row: Option<(String, i64)> = match conn {
+            DbConn::Postgres(pg) if lock => query.for_update().first(pg).optional()?,
+            DbConn::Postgres(pg) => query.first(pg).optional()?,
+            DbConn::Sqlite(lite) => query.first(lite).optional()?,
+        };
+        let Some((snapshot_heads, increments_bytes)) = row else {
+            return Ok(None);
+        };
+        let increments: Vec<i64> = family_document_increments::table
+            .filter(family_document_increments::family_id.eq(&id))
+            .order(family_document_increments::id.asc())
+            .select(family_document_increments::id)
+            .load(conn)?;
+        let version = Version {
+            snapshot_heads,
+            increments,
+        };
+        if let Some(missing) = kept.version.missing_from(&version) {
+            let after = kept.version.increments.last().copied().unwrap_or(i64::MIN);
+            let bytes: Vec<Vec<u8>> = if missing.is_empty() {
+                Vec::new()
+            } else {
+                family_document_increments::table
+                    .filter(family_document_increments::family_id.eq(&id))
+                    .filter(family_document_increments::id.gt(after))
+                    .order(family_document_increments::id.asc())
+                    .select(family_document_increments::bytes)
+                    .load(conn)?
+            };
+            // Read under the family's lock, these are the missing increments; otherwise (a
+            // commit came between the queries) the document is loaded anew below.
+            if bytes.len() == missing.len() {
+                let doc = parse(Some(kept.doc), None, &bytes)?;
+                return Ok(Some(Stored::new(
+                    doc,
+                    version,
+                    kept.snapshot_len,
+                    increments_bytes,
+                )));
+            }
+        }
+    }
     let query = family_documents::table.find(&id).select((
         family_documents::snapshot,
+        family_documents::snapshot_heads,
         family_documents::increments_bytes,
     ));
-    let row: Option<(Vec<u8>, i64)> = match conn {
+    let row: Option<(Vec<u8>, String, i64)> = match conn {
         DbConn::Postgres(pg) if lock => query.for_update().first(pg).optional()?,
         DbConn::Postgres(pg) => query.first(pg).optional()?,
         DbConn::Sqlite(lite) => query.first(lite).optional()?,
     };
-    let Some((snapshot, increments_bytes)) = row else {
+    let Some((snapshot, snapshot_heads, increments_bytes)) = row else {
         return Ok(None);
     };
-    let increments: Vec<Vec<u8>> = family_document_increments::table
+    let rows: Vec<(i64, Vec<u8>)> = family_document_increments::table
         .filter(family_document_increments::family_id.eq(&id))
         .order(family_document_increments::id.asc())
-        .select(family_document_increments::bytes)
+        .select((
+            family_document_increments::id,
+            family_document_increments::bytes,
+        ))
         .load(conn)?;
+    let (increments, bytes): (Vec<i64>, Vec<Vec<u8>>) = rows.into_iter().unzip();
     let snapshot_len = i64::try_from(snapshot.len()).unwrap_or(i64::MAX);
+    let doc = parse(None, Some(&snapshot), &bytes)?;
+    let version = Version {
+        snapshot_heads,
+        increments,
+    };
+    Ok(Some(Stored::new(
+        doc,
+        version,
+        snapshot_len,
+        increments_bytes,
+    )))
+}
+
+/// The document `start` (or the `snapshot`) with `increments` loaded, as the server's actor.
+fn parse(
+    start: Option<Automerge>,
+    snapshot: Option<&[u8]>,
+    increments: &[Vec<u8>],
+) -> ApiResult<Automerge> {
     // What is stored was validated before it was stored; a panic here would still be a bug of
     // ours or of Automerge, and must not take the worker down.
-    let loaded = catch_unwind(AssertUnwindSafe(|| -> Result<Automerge, String> {
-        let mut doc = Automerge::load(&snapshot).map_err(|e| e.to_string())?;
-        for increment in &increments {
+    let loaded = catch_unwind(AssertUnwindSafe(move || -> Result<Automerge, String> {
+        let mut doc = match (start, snapshot) {
+            (Some(doc), _) => doc,
+            (None, Some(snapshot)) => Automerge::load(snapshot).map_err(|e| e.to_string())?,
+            (None, None) => Automerge::new(),
+        };
+        for increment in increments {
             doc.load_incremental(increment).map_err(|e| e.to_string())?;
         }
         Ok(doc)
     }));
-    let doc = match loaded {
-        Ok(Ok(doc)) => doc.with_actor(server_actor()),
-        Ok(Err(e)) => return Err(internal("loading a stored family document", e)),
-        Err(_) => return Err(internal("loading a stored family document", "panicked")),
-    };
-    Ok(Some(Stored {
-        heads: doc.get_heads(),
-        doc,
-        snapshot_len,
-        increments_bytes,
-    }))
+    match loaded {
+        Ok(Ok(doc)) => Ok(doc.with_actor(server_actor())),
+        Ok(Err(e)) => Err(internal("loading a stored family document", e)),
+        Err(_) => Err(internal("loading a stored family document", "panicked")),
+    }
 }
 
 /// Writes the family's members from the relational table into `doc`, as the server, in one
@@ -230,13 +344,16 @@ pub fn save(
     family: FamilyId,
     stored: &Stored,
     doc: &Automerge,
-) -> ApiResult<()> {
+) -> ApiResult<Saved> {
     let mut heads = doc.get_heads();
     let mut old = stored.heads.clone();
     heads.sort();
     old.sort();
     if heads == old {
-        return Ok(());
+        return Ok(Saved {
+            version: stored.version.clone(),
+            snapshot_len: stored.snapshot_len,
+        });
     }
     let id = family.to_string();
     let increment = doc.save_after(&stored.heads);
@@ -246,6 +363,7 @@ pub fn save(
         || (total > COMPACT_MIN_BYTES && total > stored.snapshot_len / 2);
     if compact {
         let snapshot = doc.save();
+        let snapshot_heads = heads_text(&heads);
         diesel::delete(
             family_document_increments::table.filter(family_document_increments::family_id.eq(&id)),
         )
@@ -253,27 +371,44 @@ pub fn save(
         diesel::update(family_documents::table.find(&id))
             .set((
                 family_documents::snapshot.eq(&snapshot),
-                family_documents::snapshot_heads.eq(heads_text(&heads)),
+                family_documents::snapshot_heads.eq(&snapshot_heads),
                 family_documents::increments_bytes.eq(0_i64),
                 family_documents::updated_at.eq(now()),
             ))
             .execute(conn)?;
+        Ok(Saved {
+            version: Version {
+                snapshot_heads,
+                increments: Vec::new(),
+            },
+            snapshot_len: i64::try_from(snapshot.len()).unwrap_or(i64::MAX),
+        })
     } else {
-        diesel::insert_into(family_document_increments::table)
-            .values((
-                family_document_increments::family_id.eq(&id),
-                family_document_increments::bytes.eq(&increment),
-                family_document_increments::created_at.eq(now()),
-            ))
-            .execute(conn)?;
+        let values = (
+            family_document_increments::family_id.eq(&id),
+            family_document_increments::bytes.eq(&increment),
+            family_document_increments::created_at.eq(now()),
+        );
+        let insert = diesel::insert_into(family_document_increments::table)
+            .values(values)
+            .returning(family_document_increments::id);
+        let new_id: i64 = match conn {
+            DbConn::Postgres(pg) => insert.get_result(pg)?,
+            DbConn::Sqlite(lite) => insert.get_result(lite)?,
+        };
         diesel::update(family_documents::table.find(&id))
             .set((
                 family_documents::increments_bytes.eq(total),
                 family_documents::updated_at.eq(now()),
             ))
             .execute(conn)?;
+        let mut version = stored.version.clone();
+        version.increments.push(new_id);
+        Ok(Saved {
+            version,
+            snapshot_len: stored.snapshot_len,
+        })
     }
-    Ok(())
 }
 
 /// Writes a family's document anew as `fresh` (a single snapshot), dropping the old history.

@@ -446,6 +446,34 @@ both_backends! {
         assert_eq!(reader.read().visit_requests.len(), baseline + 24);
         assert_eq!(reader.read(), phone.read());
     }
+
+    /// Each instance keeps the documents it loaded between syncs: what the other instance
+    /// stored meanwhile (increments, then a compacted snapshot) must reach every phone.
+    async fn two_instances_keep_their_documents_in_step(app: TestApp) {
+        let second = app.spawn_second_instance().await;
+        let mut one = synced_device(&app, "One").await;
+        let mut two = synced_device(&second, "Two").await;
+        let baseline = one.read().visit_requests.len();
+        for round in 1..=16 {
+            one.request_visit();
+            sync(&app, &mut one).await;
+            two.request_visit();
+            sync(&second, &mut two).await;
+            // The first instance's document is behind by the second's sync.
+            sync(&app, &mut one).await;
+            assert_eq!(one.read().visit_requests.len(), baseline + 2 * round);
+            assert_eq!(one.read(), two.read(), "round {round}");
+        }
+        let increments =
+            app.execute_sql("UPDATE family_document_increments SET created_at = created_at");
+        assert!(increments < 32, "the increments were compacted ({increments} left)");
+        for instance in [&app, &second] {
+            let reader = synced_device(instance, "Reader").await;
+            assert_eq!(reader.read(), one.read());
+        }
+        sync(&second, &mut two).await;
+        assert_eq!(two.read(), one.read());
+    }
 }
 
 // ---- Projection into the visits domain ------------------------------------------------------
