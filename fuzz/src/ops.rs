@@ -123,6 +123,19 @@ pub enum Op {
     Typed(Typed),
 }
 
+impl Op {
+    /// Whether the op writes a value of a type Automerge does not know: Automerge 0.12 cannot
+    /// load back a change holding one (the server answers `malformed_changes`).
+    pub fn writes_unknown(&self) -> bool {
+        match self {
+            Op::Put { value, .. } | Op::Insert { value, .. } | Op::Mark { value, .. } => {
+                matches!(value, Scalar::Unknown { .. })
+            }
+            _ => false,
+        }
+    }
+}
+
 /// Applies arbitrary [`Op`]s to a document in a transaction; errors are expected and skipped.
 #[derive(Clone, Debug)]
 pub struct Editor {

@@ -7,8 +7,8 @@
 //! makes an edit that sync would refuse) and on the server when it validates a sync (so a
 //! modified client cannot do more).
 //!
-//! [`check_change`] computes the Automerge diff between the document before and after the new
-//! changes and checks the path of every patch. Patches inside an object that the changes
+//! [`check_change`] finds the patches the new changes make (loading them into a copy of the
+//! document before them, as the server does) and checks the path of every patch. Patches inside an object that the changes
 //! created are not checked one by one: the object is checked whole where it was created, by
 //! reading it as its schema type (and nothing more: see `shape.rs`) and checking its author, kinds and ids.
 //!
@@ -31,14 +31,16 @@
 //! device's events carry no `staff_account` and no `slot`, and the writing member must be in
 //! `members` (`unknown_member`). The server may write anything.
 //!
-//! What a diff cannot see: an operation that changes nothing visible (writing a value then
-//! deleting it in the same batch, writing into an object the server has since deleted) leaves
-//! no patch and is not refused. It changes no state on any replica, now or later.
+//! What the change's patches cannot show: an operation that changes nothing visible (writing a
+//! value then deleting it in the same batch, writing into an object the server has since
+//! deleted) leaves no patch and is not refused. It changes no state on any replica, now or later.
+//! (The patches a phone logs while editing do show such a write: the phone may refuse more than
+//! the server, never less.)
 
 use std::collections::HashSet;
 
 use automerge::{
-    ActorId, Automerge, ChangeHash, ObjId, Patch, PatchAction, Prop, ROOT, ReadDoc, Value,
+    ActorId, Automerge, ChangeHash, ObjId, Patch, PatchAction, PatchLog, Prop, ROOT, ReadDoc, Value,
 };
 
 use super::schema::{
@@ -92,7 +94,9 @@ impl PolicyViolation {
 
 /// Checks every change between `before` and `after` against `writer`'s policy. `after` must
 /// contain `before` (it is `before` with new changes applied); the first violation found is
-/// returned. Pure: reads both documents and nothing else.
+/// returned (`malformed_changes` when Automerge cannot apply the changes to a copy of
+/// `before`). Pure: reads both documents and nothing else, and does not panic on Automerge's
+/// account.
 pub fn check_change(
     writer: Writer,
     before: &Automerge,
@@ -112,13 +116,42 @@ pub fn check_change(
             "the changed document does not contain the document it was checked against",
         ));
     }
-    let patches = after.diff(&before_heads, &after.get_heads());
+    // The patches the new changes make, as loading them into `before` logs them (what the
+    // server does with a device's changes). Automerge's `diff` leaves out some writes (a value
+    // of a type it does not know) that the policy must see.
+    // Automerge 0.12 panics reading back some values it wrote itself (of a type it does not
+    // know): such changes are malformed, as the server finds when it loads them.
+    let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let changes = after.get_changes(&before_heads);
+        let mut copy = before.fork();
+        let mut log = PatchLog::active();
+        copy.apply_changes_log_patches(changes, &mut log)
+            .map(|()| copy.make_patches(&mut log))
+            .map_err(|e| e.to_string())
+    }));
+    let patches = match applied {
+        Ok(Ok(patches)) => patches,
+        Ok(Err(e)) => {
+            return Err(PolicyViolation::new(
+                "",
+                "malformed_changes",
+                format!("the changes do not apply to the document they were made on: {e}"),
+            ));
+        }
+        Err(_) => {
+            return Err(PolicyViolation::new(
+                "",
+                "malformed_changes",
+                "the changes cannot be applied to the document they were made on",
+            ));
+        }
+    };
     check_patches(writer, before, after, &patches)
 }
 
 /// [`check_change`] for patches already at hand: the patches that turn `before` into `after`,
 /// e.g. logged while the change was made (`Automerge::transaction_log_patches`). Computing
-/// them with `diff` walks the whole document; a patch log costs what the change costs.
+/// them on a copy costs what the whole document costs; a patch log costs what the change costs.
 pub fn check_patches(
     writer: Writer,
     before: &Automerge,

@@ -224,14 +224,14 @@ impl Fixture {
         let (_, mut log) = tx.commit_with(automerge::transaction::CommitOptions::default());
         let logged = after.make_patches(&mut log);
         let on_device = check_change(writer, &self.device, &after);
-        // What `write::checked` runs: the patches logged while editing, not a diff. They may
-        // name another first fault (a replaced entry logs its deletion first, where the diff
-        // shows one overwrite) but must refuse exactly what the diff refuses.
+        // What `write::checked` runs: the patches logged while editing. They may name another
+        // first fault (a replaced entry logs its deletion first, where the change applied to a
+        // copy shows one overwrite) but must refuse exactly what `check_change` refuses.
         let from_log = check_patches(writer, &self.device, &after, &logged);
         assert_eq!(
             on_device.is_ok(),
             from_log.is_ok(),
-            "the logged patches and the diff disagree: {on_device:?} / {from_log:?}"
+            "the logged patches and check_change disagree: {on_device:?} / {from_log:?}"
         );
         // The same patches checked against the edited document read at its old heads (no
         // copy of the document before): the very same verdict.
@@ -256,7 +256,7 @@ impl Fixture {
         assert_eq!(
             verdict.is_ok(),
             from_server_log.is_ok(),
-            "the server's logged patches and the diff disagree: {verdict:?} / {from_server_log:?}"
+            "the server's logged patches and check_change disagree: {verdict:?} / {from_server_log:?}"
         );
         verdict
     }
@@ -926,4 +926,36 @@ fn changes_by_another_actor_or_unrelated_documents_are_refused() {
     )
     .expect_err("not a descendant");
     assert_eq!(err.code, "not_a_descendant");
+}
+
+/// A value of a type Automerge does not know, written into a member: Automerge's `diff` leaves
+/// such a write out, the patches logged while applying the change do not (found by the
+/// `sync_validate` fuzz target). Automerge 0.12 cannot even apply such a change (it panics):
+/// `check_change` calls it malformed, as the sync endpoint does when its load panics.
+#[test]
+fn a_value_of_unknown_type_is_seen_by_every_check() {
+    let fx = fixture();
+    let amina = Writer::FamilyDevice {
+        member_id: fx.amina,
+    };
+    let mut after = fx.device.fork().with_actor(fx.device.get_actor().clone());
+    let mut tx = after
+        .transaction_log_patches(automerge::PatchLog::active())
+        .expect("patch log");
+    let member = at(&tx, &[keys::MEMBERS, &fx.amina.to_string()]);
+    let unknown = ScalarValue::Unknown {
+        type_code: 233,
+        bytes: vec![183; 12],
+    };
+    tx.put(&member, "", unknown).expect("put");
+    let (_, mut log) = tx.commit_with(automerge::transaction::CommitOptions::default());
+    let logged = after.make_patches(&mut log);
+    assert_eq!(
+        code(check_patches(amina, &fx.device, &after, &logged)),
+        "server_only_path"
+    );
+    assert_eq!(
+        code(check_change(amina, &fx.device, &after)),
+        "malformed_changes"
+    );
 }
