@@ -33,19 +33,29 @@ impl Version {
     }
 }
 
-/// A family's document as stored at `version`, with the snapshot's size (for compaction).
+/// A family's document as stored at `version`, with the snapshot's size (for compaction) and
+/// its whole stored size (snapshot and increments).
 #[derive(Debug)]
 pub struct Loaded {
     pub family: FamilyId,
     pub doc: Automerge,
     pub version: Version,
     pub snapshot_len: i64,
+    pub stored_bytes: i64,
 }
 
-/// The documents of the families that synced last, at most `capacity` of them.
+/// How much of the documents' stored size (compressed, as in the database) the cache keeps at
+/// most. A loaded document takes many times its stored size in memory, and large histories
+/// are rare: a document over an eighth of this is not kept (its syncs load it, as without a
+/// cache).
+pub const MAX_STORED_BYTES: i64 = 8 * 1024 * 1024;
+
+/// The documents of the families that synced last: at most `capacity` of them, and at most
+/// [`MAX_STORED_BYTES`] of stored size together.
 #[derive(Debug)]
 pub struct DocCache {
     capacity: usize,
+    max_bytes: i64,
     inner: Mutex<Entries>,
 }
 
@@ -54,13 +64,29 @@ struct Entries {
     /// Each document with when it was last put back (`tick`).
     docs: HashMap<FamilyId, (u64, Loaded)>,
     tick: u64,
+    /// The stored size of the documents kept.
+    bytes: i64,
+}
+
+impl Entries {
+    fn remove(&mut self, family: FamilyId) -> Option<Loaded> {
+        let (_, loaded) = self.docs.remove(&family)?;
+        self.bytes -= loaded.stored_bytes;
+        Some(loaded)
+    }
 }
 
 impl DocCache {
     /// A cache of at most `capacity` documents; 0 keeps none.
     pub fn new(capacity: usize) -> Self {
+        Self::bounded(capacity, MAX_STORED_BYTES)
+    }
+
+    /// A cache of at most `capacity` documents and `max_bytes` of their stored size.
+    pub fn bounded(capacity: usize, max_bytes: i64) -> Self {
         Self {
             capacity,
+            max_bytes,
             inner: Mutex::new(Entries::default()),
         }
     }
@@ -72,22 +98,15 @@ impl DocCache {
 
     /// Takes the family's document out, if it is here: a sync owns it until it puts it back.
     pub fn take(&self, family: FamilyId) -> Option<Loaded> {
-        self.entries()
-            .docs
-            .remove(&family)
-            .map(|(_, loaded)| loaded)
+        self.entries().remove(family)
     }
 
     /// Puts a document back as stored by a committed transaction. A document already here that
     /// extends this one (a later sync of the family put it back first) stays; otherwise this
-    /// one replaces it. When full, the least recently put back goes.
+    /// one replaces it. When full, the least recently put back go; a document over an eighth of
+    /// the bound on stored size is not kept.
     pub fn put(&self, loaded: Loaded) {
-        if self.capacity == 0 {
-            return;
-        }
         let mut entries = self.entries();
-        entries.tick += 1;
-        let tick = entries.tick;
         if let Some((_, there)) = entries.docs.get(&loaded.family)
             && loaded
                 .version
@@ -96,22 +115,27 @@ impl DocCache {
         {
             return;
         }
-        if !entries.docs.contains_key(&loaded.family) && entries.docs.len() >= self.capacity {
+        entries.remove(loaded.family);
+        if self.capacity == 0 || loaded.stored_bytes > self.max_bytes / 8 {
+            return;
+        }
+        while entries.docs.len() >= self.capacity
+            || entries.bytes + loaded.stored_bytes > self.max_bytes
+        {
             let oldest = entries
                 .docs
                 .iter()
                 .min_by_key(|(_, (tick, _))| *tick)
                 .map(|(family, _)| *family);
-            if let Some(oldest) = oldest {
-                entries.docs.remove(&oldest);
-            }
+            match oldest {
+                Some(oldest) => entries.remove(oldest),
+                None => break,
+            };
         }
+        entries.tick += 1;
+        let tick = entries.tick;
+        entries.bytes += loaded.stored_bytes;
         entries.docs.insert(loaded.family, (tick, loaded));
-    }
-
-    /// Forgets a family's document (its history was rewritten or the family deleted).
-    pub fn forget(&self, family: FamilyId) {
-        self.entries().docs.remove(&family);
     }
 
     /// How many documents are kept.
@@ -137,11 +161,16 @@ mod tests {
     }
 
     fn loaded(family: FamilyId, v: Version) -> Loaded {
+        sized(family, v, 10)
+    }
+
+    fn sized(family: FamilyId, v: Version, stored_bytes: i64) -> Loaded {
         Loaded {
             family,
             doc: Automerge::new(),
             version: v,
             snapshot_len: 0,
+            stored_bytes,
         }
     }
 
@@ -200,5 +229,39 @@ mod tests {
         let none = DocCache::new(0);
         none.put(loaded(a, version("a", &[])));
         assert!(none.is_empty());
+    }
+
+    #[test]
+    fn the_stored_size_is_bounded_and_a_large_document_not_kept() {
+        let cache = DocCache::bounded(10, 800);
+        let [a, b, c, big] = [
+            FamilyId::new(),
+            FamilyId::new(),
+            FamilyId::new(),
+            FamilyId::new(),
+        ];
+        cache.put(sized(a, version("a", &[]), 100));
+        cache.put(sized(b, version("b", &[]), 100));
+        cache.put(sized(big, version("big", &[]), 101));
+        assert!(cache.take(big).is_none(), "over an eighth of the bound");
+        for n in 0..6 {
+            cache.put(sized(c, version("c", &[n]), 100));
+        }
+        assert_eq!(cache.len(), 3);
+        cache.put(sized(FamilyId::new(), version("d", &[]), 100));
+        cache.put(sized(FamilyId::new(), version("e", &[]), 100));
+        cache.put(sized(FamilyId::new(), version("f", &[]), 100));
+        cache.put(sized(FamilyId::new(), version("g", &[]), 100));
+        cache.put(sized(FamilyId::new(), version("h", &[]), 100));
+        // 8 × 100 fill the bound: the ninth put pushes out the least recently put back (a).
+        assert_eq!(cache.len(), 8);
+        cache.put(sized(FamilyId::new(), version("i", &[]), 100));
+        assert_eq!(cache.len(), 8);
+        assert!(cache.take(a).is_none());
+        assert!(cache.take(b).is_some() && cache.take(c).is_some());
+        // What was taken no longer counts.
+        cache.put(sized(FamilyId::new(), version("j", &[]), 100));
+        cache.put(sized(FamilyId::new(), version("k", &[]), 100));
+        assert_eq!(cache.len(), 8);
     }
 }

@@ -59,6 +59,7 @@ impl Stored {
 pub struct Saved {
     version: Version,
     snapshot_len: i64,
+    increments_bytes: i64,
 }
 
 impl Saved {
@@ -69,6 +70,7 @@ impl Saved {
             doc,
             version: self.version,
             snapshot_len: self.snapshot_len,
+            stored_bytes: self.snapshot_len.saturating_add(self.increments_bytes),
         }
     }
 }
@@ -353,6 +355,7 @@ pub fn save(
         return Ok(Saved {
             version: stored.version.clone(),
             snapshot_len: stored.snapshot_len,
+            increments_bytes: stored.increments_bytes,
         });
     }
     let id = family.to_string();
@@ -382,6 +385,7 @@ pub fn save(
                 increments: Vec::new(),
             },
             snapshot_len: i64::try_from(snapshot.len()).unwrap_or(i64::MAX),
+            increments_bytes: 0,
         })
     } else {
         let values = (
@@ -407,6 +411,7 @@ pub fn save(
         Ok(Saved {
             version,
             snapshot_len: stored.snapshot_len,
+            increments_bytes: total,
         })
     }
 }
