@@ -6,7 +6,11 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("mail-templates");
+    // Read when the script runs, not when it is compiled: a build script compiled for another
+    // checkout of this crate (a shared target folder) must still read this one's templates.
+    let manifest_dir =
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let root = Path::new(&manifest_dir).join("mail-templates");
     println!("cargo:rerun-if-changed={}", root.display());
     let mut files = Vec::new();
     for language in std::fs::read_dir(&root).expect("mail-templates exists") {

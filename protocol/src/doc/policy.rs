@@ -128,24 +128,15 @@ pub fn check_change(
         copy.apply_changes_log_patches(changes, &mut log)
             .map(|()| copy.make_patches(&mut log))
             .map_err(|e| e.to_string())
-    }));
-    let patches = match applied {
-        Ok(Ok(patches)) => patches,
-        Ok(Err(e)) => {
-            return Err(PolicyViolation::new(
-                "",
-                "malformed_changes",
-                format!("the changes do not apply to the document they were made on: {e}"),
-            ));
-        }
-        Err(_) => {
-            return Err(PolicyViolation::new(
-                "",
-                "malformed_changes",
-                "the changes cannot be applied to the document they were made on",
-            ));
-        }
-    };
+    }))
+    .unwrap_or_else(|_| Err("Automerge panicked".into()));
+    let patches = applied.map_err(|e| {
+        PolicyViolation::new(
+            "",
+            "malformed_changes",
+            format!("the changes cannot be applied to the document they were made on: {e}"),
+        )
+    })?;
     check_patches(writer, before, after, &patches)
 }
 

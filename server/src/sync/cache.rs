@@ -33,15 +33,28 @@ impl Version {
     }
 }
 
-/// A family's document as stored at `version`, with the snapshot's size (for compaction) and
-/// its whole stored size (snapshot and increments).
+/// Where a document stands in storage: its [`Version`], the snapshot's size (compaction weighs
+/// the increments against it) and the increments' total size.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Layout {
+    pub version: Version,
+    pub snapshot_len: i64,
+    pub increments_bytes: i64,
+}
+
+impl Layout {
+    /// The whole stored size: snapshot and increments.
+    pub fn stored_bytes(&self) -> i64 {
+        self.snapshot_len.saturating_add(self.increments_bytes)
+    }
+}
+
+/// A family's document as stored at `layout`.
 #[derive(Debug)]
 pub struct Loaded {
     pub family: FamilyId,
     pub doc: Automerge,
-    pub version: Version,
-    pub snapshot_len: i64,
-    pub stored_bytes: i64,
+    pub layout: Layout,
 }
 
 /// How much of the documents' stored size (compressed, as in the database) the cache keeps at
@@ -71,7 +84,7 @@ struct Entries {
 impl Entries {
     fn remove(&mut self, family: FamilyId) -> Option<Loaded> {
         let (_, loaded) = self.docs.remove(&family)?;
-        self.bytes -= loaded.stored_bytes;
+        self.bytes -= loaded.layout.stored_bytes();
         Some(loaded)
     }
 }
@@ -109,19 +122,19 @@ impl DocCache {
         let mut entries = self.entries();
         if let Some((_, there)) = entries.docs.get(&loaded.family)
             && loaded
+                .layout
                 .version
-                .missing_from(&there.version)
+                .missing_from(&there.layout.version)
                 .is_some_and(|newer| !newer.is_empty())
         {
             return;
         }
         entries.remove(loaded.family);
-        if self.capacity == 0 || loaded.stored_bytes > self.max_bytes / 8 {
+        let bytes = loaded.layout.stored_bytes();
+        if self.capacity == 0 || bytes > self.max_bytes / 8 {
             return;
         }
-        while entries.docs.len() >= self.capacity
-            || entries.bytes + loaded.stored_bytes > self.max_bytes
-        {
+        while entries.docs.len() >= self.capacity || entries.bytes + bytes > self.max_bytes {
             let oldest = entries
                 .docs
                 .iter()
@@ -134,7 +147,7 @@ impl DocCache {
         }
         entries.tick += 1;
         let tick = entries.tick;
-        entries.bytes += loaded.stored_bytes;
+        entries.bytes += bytes;
         entries.docs.insert(loaded.family, (tick, loaded));
     }
 
@@ -168,9 +181,11 @@ mod tests {
         Loaded {
             family,
             doc: Automerge::new(),
-            version: v,
-            snapshot_len: 0,
-            stored_bytes,
+            layout: Layout {
+                version: v,
+                snapshot_len: stored_bytes,
+                increments_bytes: 0,
+            },
         }
     }
 
@@ -204,13 +219,13 @@ mod tests {
         cache.put(loaded(family, version("a", &[1, 2])));
         cache.put(loaded(family, version("a", &[1])));
         assert_eq!(
-            cache.take(family).map(|l| l.version),
+            cache.take(family).map(|l| l.layout.version),
             Some(version("a", &[1, 2]))
         );
         cache.put(loaded(family, version("a", &[1])));
         cache.put(loaded(family, version("b", &[])));
         assert_eq!(
-            cache.take(family).map(|l| l.version),
+            cache.take(family).map(|l| l.layout.version),
             Some(version("b", &[]))
         );
     }

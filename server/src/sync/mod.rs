@@ -102,9 +102,7 @@ pub fn sync(
         && !client_knows_heads
         && store::is_retired(conn, who.family, &request.heads)?
     {
-        let saved = store::save(conn, who.family, &stored, &base)?;
-        let response = respond(&base, ResponseKind::Replaced, &[])?;
-        return Ok((response, saved.keep(who.family, base)));
+        return store_and_respond(conn, who.family, &stored, base, ResponseKind::Replaced, &[]);
     }
 
     let mut copy = base.fork().with_actor(server_actor());
@@ -123,9 +121,14 @@ pub fn sync(
         }
         // Recovery: the client's heads are unknown here (the server was restored from a backup,
         // say). Its changes are set aside; it gets the whole document, merges, and syncs again.
-        let saved = store::save(conn, who.family, &stored, &base)?;
-        let response = respond(&base, ResponseKind::FullDocument, &[])?;
-        return Ok((response, saved.keep(who.family, base)));
+        return store_and_respond(
+            conn,
+            who.family,
+            &stored,
+            base,
+            ResponseKind::FullDocument,
+            &[],
+        );
     }
 
     validate(&base, &copy, &patches, &actor, who.member)?;
@@ -139,14 +142,40 @@ pub fn sync(
             .map(|c| c.hash),
     );
     projection::project(conn, who, &base, &mut copy, &patches, chrono::Utc::now())?;
-    let saved = store::save(conn, who.family, &stored, &copy)?;
-
-    let response = if client_knows_heads {
-        respond(&copy, ResponseKind::Changes, &has)?
+    if client_knows_heads {
+        store_and_respond(conn, who.family, &stored, copy, ResponseKind::Changes, &has)
     } else {
-        respond(&copy, ResponseKind::FullDocument, &[])?
-    };
-    Ok((response, saved.keep(who.family, copy)))
+        store_and_respond(
+            conn,
+            who.family,
+            &stored,
+            copy,
+            ResponseKind::FullDocument,
+            &[],
+        )
+    }
+}
+
+/// Stores what `doc` adds to `stored` ([`store::save`]) and answers with `kind`, handing `doc`
+/// back as stored, for the cache.
+fn store_and_respond(
+    conn: &mut DbConn,
+    family: FamilyId,
+    stored: &store::Stored,
+    doc: Automerge,
+    kind: ResponseKind,
+    has: &[ChangeHash],
+) -> ApiResult<(SyncResponse, Loaded)> {
+    let layout = store::save(conn, family, stored, &doc)?;
+    let response = respond(&doc, kind, has)?;
+    Ok((
+        response,
+        Loaded {
+            family,
+            doc,
+            layout,
+        },
+    ))
 }
 
 /// Loads `changes` into `copy` ([`doc::incoming::load_changes`]), turning errors and panics

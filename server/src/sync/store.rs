@@ -16,7 +16,7 @@ use reguide_protocol::FamilyId;
 use reguide_protocol::doc::{self, DocMember, FamilyDoc};
 use reguide_protocol::sync::server_actor;
 
-use super::cache::{Loaded, Version};
+use super::cache::{Layout, Loaded, Version};
 use crate::db::schema::{
     family_document_increments, family_documents, family_members, retired_changes,
 };
@@ -36,41 +36,15 @@ pub struct Stored {
     pub doc: Automerge,
     /// Its heads as stored: new increments are `save_after` these.
     pub heads: Vec<ChangeHash>,
-    version: Version,
-    snapshot_len: i64,
-    increments_bytes: i64,
+    layout: Layout,
 }
 
 impl Stored {
-    fn new(doc: Automerge, version: Version, snapshot_len: i64, increments_bytes: i64) -> Self {
+    fn new(doc: Automerge, layout: Layout) -> Self {
         Self {
             heads: doc.get_heads(),
             doc,
-            version,
-            snapshot_len,
-            increments_bytes,
-        }
-    }
-}
-
-/// What [`save`] left stored; with the document saved, what a [`super::cache::DocCache`]
-/// keeps.
-#[derive(Debug)]
-pub struct Saved {
-    version: Version,
-    snapshot_len: i64,
-    increments_bytes: i64,
-}
-
-impl Saved {
-    /// The family's document `doc`, as saved.
-    pub fn keep(self, family: FamilyId, doc: Automerge) -> Loaded {
-        Loaded {
-            family,
-            doc,
-            version: self.version,
-            snapshot_len: self.snapshot_len,
-            stored_bytes: self.snapshot_len.saturating_add(self.increments_bytes),
+            layout,
         }
     }
 }
@@ -190,54 +164,12 @@ fn load_stored(
     lock: bool,
     kept: Option<Loaded>,
 ) -> ApiResult<Option<Stored>> {
-    let id = family.to_string();
-    if let Some(kept) = kept {
-        let query = family_documents::table.find(&id).select((
-            family_documents::snapshot_heads,
-            family_documents::increments_bytes,
-        ));
-        let row: Option<(String, i64)> = match conn {
-            DbConn::Postgres(pg) if lock => query.for_update().first(pg).optional()?,
-            DbConn::Postgres(pg) => query.first(pg).optional()?,
-            DbConn::Sqlite(lite) => query.first(lite).optional()?,
-        };
-        let Some((snapshot_heads, increments_bytes)) = row else {
-            return Ok(None);
-        };
-        let increments: Vec<i64> = family_document_increments::table
-            .filter(family_document_increments::family_id.eq(&id))
-            .order(family_document_increments::id.asc())
-            .select(family_document_increments::id)
-            .load(conn)?;
-        let version = Version {
-            snapshot_heads,
-            increments,
-        };
-        if let Some(missing) = kept.version.missing_from(&version) {
-            let after = kept.version.increments.last().copied().unwrap_or(i64::MIN);
-            let bytes: Vec<Vec<u8>> = if missing.is_empty() {
-                Vec::new()
-            } else {
-                family_document_increments::table
-                    .filter(family_document_increments::family_id.eq(&id))
-                    .filter(family_document_increments::id.gt(after))
-                    .order(family_document_increments::id.asc())
-                    .select(family_document_increments::bytes)
-                    .load(conn)?
-            };
-            // Read under the family's lock, these are the missing increments; otherwise (a
-            // commit came between the queries) the document is loaded anew below.
-            if bytes.len() == missing.len() {
-                let doc = parse(Some(kept.doc), None, &bytes)?;
-                return Ok(Some(Stored::new(
-                    doc,
-                    version,
-                    kept.snapshot_len,
-                    increments_bytes,
-                )));
-            }
-        }
+    if let Some(kept) = kept
+        && let Some(stored) = catch_up(conn, family, lock, kept)?
+    {
+        return Ok(Some(stored));
     }
+    let id = family.to_string();
     let query = family_documents::table.find(&id).select((
         family_documents::snapshot,
         family_documents::snapshot_heads,
@@ -260,34 +192,95 @@ fn load_stored(
         ))
         .load(conn)?;
     let (increments, bytes): (Vec<i64>, Vec<Vec<u8>>) = rows.into_iter().unzip();
-    let snapshot_len = i64::try_from(snapshot.len()).unwrap_or(i64::MAX);
-    let doc = parse(None, Some(&snapshot), &bytes)?;
+    let doc = parse(
+        || Automerge::load(&snapshot).map_err(|e| e.to_string()),
+        &bytes,
+    )?;
+    let layout = Layout {
+        version: Version {
+            snapshot_heads,
+            increments,
+        },
+        snapshot_len: i64::try_from(snapshot.len()).unwrap_or(i64::MAX),
+        increments_bytes,
+    };
+    Ok(Some(Stored::new(doc, layout)))
+}
+
+/// `kept` brought up to what is stored, reading only the stored version and the increments
+/// `kept` lacks; `None` when it cannot be (another snapshot, no document any more): the caller
+/// loads the document whole.
+fn catch_up(
+    conn: &mut DbConn,
+    family: FamilyId,
+    lock: bool,
+    kept: Loaded,
+) -> ApiResult<Option<Stored>> {
+    let id = family.to_string();
+    let query = family_documents::table.find(&id).select((
+        family_documents::snapshot_heads,
+        family_documents::increments_bytes,
+    ));
+    let row: Option<(String, i64)> = match conn {
+        DbConn::Postgres(pg) if lock => query.for_update().first(pg).optional()?,
+        DbConn::Postgres(pg) => query.first(pg).optional()?,
+        DbConn::Sqlite(lite) => query.first(lite).optional()?,
+    };
+    let Some((snapshot_heads, increments_bytes)) = row else {
+        return Ok(None);
+    };
+    let increments: Vec<i64> = family_document_increments::table
+        .filter(family_document_increments::family_id.eq(&id))
+        .order(family_document_increments::id.asc())
+        .select(family_document_increments::id)
+        .load(conn)?;
     let version = Version {
         snapshot_heads,
         increments,
     };
-    Ok(Some(Stored::new(
-        doc,
+    let Some(missing) = kept.layout.version.missing_from(&version) else {
+        return Ok(None);
+    };
+    let after = kept
+        .layout
+        .version
+        .increments
+        .last()
+        .copied()
+        .unwrap_or(i64::MIN);
+    let bytes: Vec<Vec<u8>> = if missing.is_empty() {
+        Vec::new()
+    } else {
+        family_document_increments::table
+            .filter(family_document_increments::family_id.eq(&id))
+            .filter(family_document_increments::id.gt(after))
+            .order(family_document_increments::id.asc())
+            .select(family_document_increments::bytes)
+            .load(conn)?
+    };
+    // Read under the family's lock, these are the missing increments; otherwise (a commit came
+    // between the queries) the document is loaded whole.
+    if bytes.len() != missing.len() {
+        return Ok(None);
+    }
+    let doc = parse(|| Ok(kept.doc), &bytes)?;
+    let layout = Layout {
         version,
-        snapshot_len,
+        snapshot_len: kept.layout.snapshot_len,
         increments_bytes,
-    )))
+    };
+    Ok(Some(Stored::new(doc, layout)))
 }
 
-/// The document `start` (or the `snapshot`) with `increments` loaded, as the server's actor.
+/// The document `start` gives with `increments` loaded, as the server's actor.
 fn parse(
-    start: Option<Automerge>,
-    snapshot: Option<&[u8]>,
+    start: impl FnOnce() -> Result<Automerge, String>,
     increments: &[Vec<u8>],
 ) -> ApiResult<Automerge> {
     // What is stored was validated before it was stored; a panic here would still be a bug of
     // ours or of Automerge, and must not take the worker down.
     let loaded = catch_unwind(AssertUnwindSafe(move || -> Result<Automerge, String> {
-        let mut doc = match (start, snapshot) {
-            (Some(doc), _) => doc,
-            (None, Some(snapshot)) => Automerge::load(snapshot).map_err(|e| e.to_string())?,
-            (None, None) => Automerge::new(),
-        };
+        let mut doc = start()?;
         for increment in increments {
             doc.load_incremental(increment).map_err(|e| e.to_string())?;
         }
@@ -340,30 +333,27 @@ pub fn put_members(conn: &mut DbConn, family: FamilyId, doc: &mut Automerge) -> 
 }
 
 /// Stores what `doc` added to `stored`: one increment, or a new snapshot when the increments
-/// have grown enough. Nothing is written when nothing was added.
+/// have grown enough. Nothing is written when nothing was added. Returns where the document
+/// stands in storage now.
 pub fn save(
     conn: &mut DbConn,
     family: FamilyId,
     stored: &Stored,
     doc: &Automerge,
-) -> ApiResult<Saved> {
+) -> ApiResult<Layout> {
     let mut heads = doc.get_heads();
     let mut old = stored.heads.clone();
     heads.sort();
     old.sort();
     if heads == old {
-        return Ok(Saved {
-            version: stored.version.clone(),
-            snapshot_len: stored.snapshot_len,
-            increments_bytes: stored.increments_bytes,
-        });
+        return Ok(stored.layout.clone());
     }
     let id = family.to_string();
     let increment = doc.save_after(&stored.heads);
     let len = i64::try_from(increment.len()).unwrap_or(i64::MAX);
-    let total = stored.increments_bytes.saturating_add(len);
+    let total = stored.layout.increments_bytes.saturating_add(len);
     let compact = total > COMPACT_AFTER_BYTES
-        || (total > COMPACT_MIN_BYTES && total > stored.snapshot_len / 2);
+        || (total > COMPACT_MIN_BYTES && total > stored.layout.snapshot_len / 2);
     if compact {
         let snapshot = doc.save();
         let snapshot_heads = heads_text(&heads);
@@ -379,7 +369,7 @@ pub fn save(
                 family_documents::updated_at.eq(now()),
             ))
             .execute(conn)?;
-        Ok(Saved {
+        Ok(Layout {
             version: Version {
                 snapshot_heads,
                 increments: Vec::new(),
@@ -406,11 +396,11 @@ pub fn save(
                 family_documents::updated_at.eq(now()),
             ))
             .execute(conn)?;
-        let mut version = stored.version.clone();
+        let mut version = stored.layout.version.clone();
         version.increments.push(new_id);
-        Ok(Saved {
+        Ok(Layout {
             version,
-            snapshot_len: stored.snapshot_len,
+            snapshot_len: stored.layout.snapshot_len,
             increments_bytes: total,
         })
     }
